@@ -1,0 +1,57 @@
+# One toolchain: `make run` starts the service, `make test` runs every check, `make bench` measures.
+# Each target installs what it needs first, system packages included, so a fresh machine works.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Debian packages the service and its tests need: the session sandbox and the browser tests.
+SYSTEM_PACKAGES := bubblewrap chromium
+
+.PHONY: install system-deps run pool test lint bench load clean
+
+install: system-deps $(VENV)/.synced
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	touch $@
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages:$$missing; install them with: sudo apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+
+run: install
+	$(VENV)/bin/uvicorn server:app --host $(HOST) --port $(PORT)
+
+pool: install
+	$(PY) -m sessionpool --host $(HOST) --port 6000
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: install lint
+	$(VENV)/bin/pytest -q
+
+bench: install
+	$(PY) -m bench.pool
+	$(PY) -m bench.service
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .ruff_cache

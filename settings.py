@@ -1,0 +1,38 @@
+"""The service's settings, read once from the environment (and `.env`) at start-up."""
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every field is an environment variable of the same name, upper-cased.
+
+    The same names appear in `.env.sample`, in the container app's environment and in the
+    Bicep outputs that `azd` writes, so one value has one name everywhere.
+    """
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Azure OpenAI: Entra ID by default, an API key when given.
+    azure_openai_endpoint: str | None = None
+    azure_openai_deployment: str = "gpt-4o-mini"
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_api_key: SecretStr | None = None
+
+    # Any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp).
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    # Dynamic sessions: Azure's pool, or a running local pool; unset starts the local pool.
+    pool_management_endpoint: str | None = None
+    session_pool_api_key: SecretStr | None = None
+    azure_client_id: str | None = None
+
+    # Conversations: SQLite under data_dir unless database_url names another database.
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+
+    applicationinsights_connection_string: SecretStr | None = None
