@@ -210,12 +210,19 @@ async function send(text) {
   state.interrupted = false;
   setBusy(true);
   const id = state.id;
+  const answer = { texts: new Map(), steps: [], running: new Map() };
   try {
-    await streamTurn(text, view, state.controller.signal);
+    await streamTurn(text, answer, view, state.controller.signal);
     view.setNote("");
   } catch (err) {
-    if (err.name === "AbortError" || state.interrupted) view.setNote("Stopped. The conversation is still usable.", "stopped");
-    else view.setNote(explain(err), "error");
+    if (err.name === "AbortError" || state.interrupted) {
+      view.setNote("Stopped. The conversation is still usable.", "stopped");
+    } else {
+      view.setNote(explain(err), "error");
+    }
+    const unfinished = answer.steps.filter((s) => s.running);
+    unfinished.forEach((s) => Object.assign(s, { running: false, status: "Interrupted" }));
+    if (unfinished.length) view.setSteps(answer.steps);
   } finally {
     view.setBusy(false);
     setBusy(false);
@@ -227,9 +234,8 @@ async function send(text) {
   }
 }
 
-async function streamTurn(text, view, signal) {
+async function streamTurn(text, answer, view, signal) {
   const payload = { input: { message: text }, config: { configurable: { conversation_id: state.id } } };
-  const answer = { texts: new Map(), lastRun: null, steps: [], running: new Map() };
   for await (const { event, data } of streamEvents("/chat/stream_events", payload, signal)) {
     if (event === "end") return;
     if (event === "error") {
@@ -251,7 +257,6 @@ function onEvent(e, answer, view) {
       const piece = textOfChunk(e.data?.chunk);
       if (!piece) return;
       answer.texts.set(e.run_id, (answer.texts.get(e.run_id) || "") + piece);
-      answer.lastRun = e.run_id;
       view.setNote("");
       view.setText(answer.texts.get(e.run_id));
       return;

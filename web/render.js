@@ -71,7 +71,8 @@ function section(label, className, text) {
 /** One run of code: a collapsible block with the code, stdout, stderr and result. */
 export function stepBlock(step, open) {
   const failed = isFailure(step);
-  const state = step.running ? "running…" : failed ? "error" : "ok";
+  const stopped = /interrupt|cancel|stop/i.test(String(step.status || ""));
+  const state = step.running ? "running…" : failed ? "error" : stopped ? "stopped" : "ok";
   return el(
     "details",
     { class: `step${failed ? " failed" : ""}${step.running ? " running" : ""}`, open: open || failed },
