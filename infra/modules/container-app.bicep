@@ -1,0 +1,178 @@
+// The Container Apps environment and the API's container app: identity, ingress, probes and settings.
+param environmentName string
+param appName string
+param location string
+param tags object
+param exists bool
+param identityId string
+param identityClientId string
+param registryLoginServer string
+param logAnalyticsWorkspaceId string
+param minReplicas int
+param maxReplicas int
+param openAiEndpoint string
+param openAiDeploymentName string
+param openAiApiVersion string
+param poolManagementEndpoint string
+param applicationInsightsConnectionString string
+@description('Empty: SQLite under DATA_DIR on the replica.')
+param databaseUrl string
+
+var port = 8000
+// Until azd deploys the real image the app runs a public placeholder; later provisions keep whatever azd deployed.
+var placeholderImage = 'mcr.microsoft.com/azuredocs/containerapps-helloworld:latest'
+
+// Logs go to Log Analytics through diagnostic settings, so the environment holds no workspace key.
+resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+  name: environmentName
+  location: location
+  tags: tags
+  properties: {
+    appLogsConfiguration: {
+      destination: 'azure-monitor'
+    }
+  }
+}
+
+resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'logs-to-workspace'
+  scope: environment
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource existingApp 'Microsoft.App/containerApps@2024-03-01' existing = if (exists) {
+  name: appName
+}
+
+var image = exists ? existingApp.properties.template.containers[0].image : placeholderImage
+
+var settingsEnv = [
+  {
+    name: 'AZURE_OPENAI_ENDPOINT'
+    value: openAiEndpoint
+  }
+  {
+    name: 'AZURE_OPENAI_DEPLOYMENT'
+    value: openAiDeploymentName
+  }
+  {
+    name: 'AZURE_OPENAI_API_VERSION'
+    value: openAiApiVersion
+  }
+  {
+    name: 'POOL_MANAGEMENT_ENDPOINT'
+    value: poolManagementEndpoint
+  }
+  {
+    name: 'AZURE_CLIENT_ID'
+    value: identityClientId
+  }
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'
+    value: applicationInsightsConnectionString
+  }
+  {
+    name: 'DATA_DIR'
+    value: '/app/data'
+  }
+]
+var databaseEnv = empty(databaseUrl) ? [] : [
+  {
+    name: 'DATABASE_URL'
+    value: databaseUrl
+  }
+]
+
+resource app 'Microsoft.App/containerApps@2024-03-01' = {
+  name: appName
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    managedEnvironmentId: environment.id
+    configuration: {
+      activeRevisionsMode: 'Single'
+      ingress: {
+        external: true
+        targetPort: port
+        transport: 'auto'
+        allowInsecure: false
+      }
+      registries: [
+        {
+          server: registryLoginServer
+          identity: identityId
+        }
+      ]
+    }
+    template: {
+      containers: [
+        {
+          name: 'api'
+          image: image
+          env: concat(settingsEnv, databaseEnv)
+          resources: {
+            cpu: json('1.0')
+            memory: '2Gi'
+          }
+          probes: [
+            {
+              type: 'Liveness'
+              httpGet: {
+                path: '/healthz'
+                port: port
+              }
+              initialDelaySeconds: 10
+              periodSeconds: 15
+              failureThreshold: 3
+            }
+            {
+              type: 'Readiness'
+              httpGet: {
+                path: '/readyz'
+                port: port
+              }
+              initialDelaySeconds: 5
+              periodSeconds: 10
+              failureThreshold: 3
+            }
+          ]
+          volumeMounts: [
+            {
+              volumeName: 'data'
+              mountPath: '/app/data'
+            }
+          ]
+        }
+      ]
+      // Lives as long as the replica: SQLite's home when there is no Postgres, scratch space otherwise.
+      volumes: [
+        {
+          name: 'data'
+          storageType: 'EmptyDir'
+        }
+      ]
+      scale: {
+        minReplicas: minReplicas
+        maxReplicas: maxReplicas
+      }
+    }
+  }
+}
+
+output environmentName string = environment.name
+output name string = app.name
+output uri string = 'https://${app.properties.configuration.ingress.fqdn}'
