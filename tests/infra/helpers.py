@@ -19,7 +19,9 @@ def tool(name: str) -> Path:
     return path
 
 
-def run(args: list, input_text: str | None = None, timeout: int = 180) -> subprocess.CompletedProcess:
+def run(
+    args: list, input_text: str | None = None, timeout: int = 180
+) -> subprocess.CompletedProcess:
     """Run a tool from the repository root, capturing its output for the failure message."""
     return subprocess.run(
         [str(a) for a in args],
