@@ -1,0 +1,1 @@
+"""Authentication, limits and hygiene for the service, as FastAPI dependencies and middleware."""

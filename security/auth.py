@@ -1,0 +1,124 @@
+"""Who is calling: API keys and Microsoft Entra ID tokens, checked by one FastAPI dependency."""
+
+import hmac
+import ipaddress
+import logging
+
+import anyio
+from fastapi import HTTPException, Request, status
+
+from security.entra import EntraTokenVerifier, InvalidToken, KeysUnavailable
+from security.keys import hash_api_key
+from security.settings import SecuritySettings
+
+ANONYMOUS = "anonymous"
+REALM = 'Bearer realm="code-interpreter"'
+_FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+_MAX_CREDENTIAL_CHARS = 8192
+
+log = logging.getLogger(__name__)
+
+
+class Unauthorized(HTTPException):
+    """401 with a challenge; the detail says what to send, never why a credential failed."""
+
+    def __init__(self, detail: str, invalid: bool = False) -> None:
+        challenge = f'{REALM}, error="invalid_token"' if invalid else REALM
+        super().__init__(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": challenge})
+
+
+def enabled_methods(settings: SecuritySettings) -> frozenset[str]:
+    """The ways of signing in that AUTH_MODE and the configured credentials switch on."""
+    has_keys, has_entra = bool(settings.api_keys), bool(settings.entra_tenant_id)
+    configured = {name for name, on in (("api_key", has_keys), ("entra", has_entra)) if on}
+    wanted = {
+        "off": set(),
+        "auto": configured,
+        "api_key": {"api_key"},
+        "entra": {"entra"},
+        "both": {"api_key", "entra"},
+    }[settings.auth_mode]
+    if "api_key" in wanted and not has_keys:
+        raise ValueError(f"AUTH_MODE={settings.auth_mode} needs API_KEYS")
+    if "entra" in wanted and not (has_entra and settings.entra_audience):
+        raise ValueError(f"AUTH_MODE={settings.auth_mode} needs ENTRA_TENANT_ID and ENTRA_AUDIENCE")
+    return frozenset(wanted)
+
+
+def is_direct_loopback(request: Request) -> bool:
+    """True for a client on this host that did not come through a proxy."""
+    if request.client is None or any(h in request.headers for h in _FORWARDING_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(request.client.host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+class Authenticator:
+    """A FastAPI dependency returning the caller's user id; cached on the request."""
+
+    def __init__(self, settings: SecuritySettings) -> None:
+        self.methods = enabled_methods(settings)
+        self._key_digests = [(name, d.encode()) for name, d in settings.api_keys.items()]
+        self._entra = None
+        if "entra" in self.methods:
+            self._entra = EntraTokenVerifier(
+                settings.entra_tenant_id, settings.entra_audience, settings.entra_jwks_url
+            )
+
+    async def __call__(self, request: Request) -> str:
+        cached = getattr(request.state, "user_id", None)
+        if cached is None:
+            cached = request.state.user_id = await self._authenticate(request)
+        return cached
+
+    async def _authenticate(self, request: Request) -> str:
+        if not self.methods:
+            if is_direct_loopback(request):
+                return ANONYMOUS
+            raise Unauthorized(
+                "authentication is not configured: only clients on this host are served "
+                "until API_KEYS or ENTRA_TENANT_ID is set"
+            )
+        scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+        api_key = request.headers.get("x-api-key")
+        if scheme.lower() == "bearer" and bearer.strip():
+            return await self._check_bearer(bearer.strip())
+        if api_key and "api_key" in self.methods:
+            return self._check_api_key(api_key)
+        raise Unauthorized(f"authentication required: send {self._accepted()}")
+
+    async def _check_bearer(self, credential: str) -> str:
+        looks_like_jwt = credential.count(".") == 2
+        if looks_like_jwt and self._entra is not None:
+            try:
+                return await anyio.to_thread.run_sync(self._entra.verify, credential)
+            except KeysUnavailable as exc:
+                log.warning("Entra ID signing keys unavailable: %s", type(exc.__cause__).__name__)
+                raise HTTPException(503, "cannot check the token right now; retry later") from exc
+            except InvalidToken as exc:
+                log.info("rejected an Entra ID token: %s", exc)
+                raise Unauthorized("invalid or expired token", invalid=True) from exc
+        if "api_key" in self.methods:
+            return self._check_api_key(credential)
+        raise Unauthorized("invalid or expired token", invalid=True)
+
+    def _check_api_key(self, key: str) -> str:
+        if len(key) <= _MAX_CREDENTIAL_CHARS:
+            presented = hash_api_key(key).encode()
+            matches = [name for name, d in self._key_digests if hmac.compare_digest(presented, d)]
+            if matches:
+                return matches[0]
+        log.info("rejected an API key")
+        raise Unauthorized("invalid API key", invalid=True)
+
+    def _accepted(self) -> str:
+        ways = []
+        if "api_key" in self.methods:
+            ways.append("an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+        if "entra" in self.methods:
+            ways.append("a Microsoft Entra ID access token as 'Authorization: Bearer <token>'")
+        return " or ".join(ways)

@@ -1,0 +1,47 @@
+"""Serve a FastAPI app built from the security pieces with uvicorn, on a free loopback port."""
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from security.keys import hash_api_key
+from security.settings import SecuritySettings
+from tests.support.servers import free_port
+
+ALICE_KEY = "alice-key-0123456789abcdefghijklmnopqrstuvwxyz"
+BOB_KEY = "bob-key-0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def make_settings(**overrides: object) -> SecuritySettings:
+    """API keys for alice and bob unless overridden; no .env file is read."""
+    fields = {
+        "auth_mode": "api_key",
+        "api_keys": {"alice": hash_api_key(ALICE_KEY), "bob": hash_api_key(BOB_KEY)},
+        **overrides,
+    }
+    return SecuritySettings(_env_file=None, **fields)
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run `app` in a thread until the block ends; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+

@@ -1,0 +1,177 @@
+"""Entra ID tokens against a real JWKS endpoint on 127.0.0.1 serving a key made here."""
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Annotated
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import Depends, FastAPI
+from jwt.algorithms import RSAAlgorithm
+
+from security.guards import build_guards
+from security.settings import SecuritySettings
+from tests.security.conftest import ALICE_KEY, make_settings, serve
+from tests.support.servers import free_port
+
+TENANT = "11111111-2222-3333-4444-555555555555"
+AUDIENCE = "api://code-interpreter"
+ISSUER_V2 = f"https://login.microsoftonline.com/{TENANT}/v2.0"
+ISSUER_V1 = f"https://sts.windows.net/{TENANT}/"
+KID = "test-key-1"
+SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+class JwksServer:
+    """Serves one RSA public key as a JWKS document and counts the fetches."""
+
+    def __init__(self) -> None:
+        jwk = json.loads(RSAAlgorithm.to_jwk(SIGNING_KEY.public_key()))
+        self.document = json.dumps({"keys": [{**jwk, "kid": KID, "use": "sig"}]}).encode()
+        self.fetches = 0
+        self.url = f"http://127.0.0.1:{free_port()}/discovery/v2.0/keys"
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.fetches += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(outer.document)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture(scope="module")
+def jwks() -> Iterator[JwksServer]:
+    server = JwksServer()
+    port = int(server.url.split(":")[2].split("/")[0])
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), server.handler())
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    httpd.shutdown()
+    thread.join(5)
+
+
+def entra_settings(jwks_url: str, **overrides: object) -> SecuritySettings:
+    fields = {"entra_tenant_id": TENANT, "entra_audience": AUDIENCE, "entra_jwks_url": jwks_url}
+    return make_settings(auth_mode="both", **{**fields, **overrides})
+
+
+@pytest.fixture(scope="module")
+def service(jwks: JwksServer) -> Iterator[str]:
+    guards = build_guards(entra_settings(jwks.url))
+    app = FastAPI()
+
+    @app.get("/whoami")
+    async def whoami(user: Annotated[str, Depends(guards.user)]) -> dict:
+        return {"user": user}
+
+    with serve(app) as url:
+        yield url
+
+
+def claims(**overrides: object) -> dict:
+    now = int(time.time())
+    base = {"iss": ISSUER_V2, "aud": AUDIENCE, "iat": now, "nbf": now, "exp": now + 3600}
+    return {**base, "oid": "0000-user-a", "tid": TENANT, **overrides}
+
+
+def token(key=SIGNING_KEY, kid: str = KID, **overrides: object) -> str:
+    return jwt.encode(claims(**overrides), key, algorithm="RS256", headers={"kid": kid})
+
+
+def call(url: str, bearer: str) -> httpx.Response:
+    return httpx.get(f"{url}/whoami", headers={"Authorization": f"Bearer {bearer}"})
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_with_public_key() -> str:
+    """The classic confusion: HMAC-sign with the RSA public key as the shared secret."""
+    pem = SIGNING_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": KID}).encode())
+    body = _b64(json.dumps(claims()).encode())
+    signature = hmac.new(pem, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{_b64(signature)}"
+
+
+def unsigned() -> str:
+    header = _b64(json.dumps({"alg": "none", "typ": "JWT", "kid": KID}).encode())
+    return f"{header}.{_b64(json.dumps(claims()).encode())}."
+
+
+def test_a_valid_token_names_the_user_by_object_id(service: str) -> None:
+    assert call(service, token()).json() == {"user": "entra:0000-user-a"}
+    assert call(service, token(iss=ISSUER_V1, oid="b")).json() == {"user": "entra:b"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param(lambda: token(key=OTHER_KEY), id="wrong-signature"),
+        pytest.param(lambda: token(iss="https://login.microsoftonline.com/other/v2.0"), id="iss"),
+        pytest.param(lambda: token(aud="api://someone-else"), id="wrong-audience"),
+        pytest.param(lambda: token(iat=1, nbf=1, exp=int(time.time()) - 600), id="expired"),
+        pytest.param(lambda: token(nbf=int(time.time()) + 3600), id="not-yet-valid"),
+        pytest.param(lambda: token(oid=None), id="no-object-id"),
+        pytest.param(lambda: token(kid="unknown-key"), id="unknown-key"),
+        pytest.param(unsigned, id="alg-none"),
+        pytest.param(hs256_with_public_key, id="hs256-confusion"),
+        pytest.param(lambda: token()[:-4] + "AAAA", id="tampered"),
+        pytest.param(lambda: "a.b.c", id="garbage"),
+    ],
+)
+def test_a_bad_token_gets_401_invalid_token(service: str, bad) -> None:
+    response = call(service, bad())
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+    assert response.json() == {"detail": "invalid or expired token"}
+
+
+def test_api_keys_still_work_next_to_entra(service: str) -> None:
+    assert call(service, ALICE_KEY).json() == {"user": "alice"}
+
+
+def test_made_up_key_ids_do_not_refetch_the_keys_each_time(service: str, jwks) -> None:
+    call(service, token())
+    before = jwks.fetches
+    for _ in range(5):
+        assert call(service, token(kid=str(uuid.uuid4()))).status_code == 401
+    assert jwks.fetches - before <= 1
+
+
+def test_unreachable_keys_answer_503_not_401() -> None:
+    guards = build_guards(entra_settings(f"http://127.0.0.1:{free_port()}/keys"))
+    app = FastAPI()
+
+    @app.get("/whoami")
+    async def whoami(user: Annotated[str, Depends(guards.user)]) -> dict:
+        return {"user": user}
+
+    with serve(app) as url:
+        response = call(url, token())
+    assert response.status_code == 503
+    assert "retry" in response.json()["detail"]
