@@ -35,4 +35,16 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
 
+    # Limits the service enforces before any work is done.
+    max_message_chars: int = 8000
+    max_upload_bytes: int = 16 * 1024 * 1024
+    history_messages: int = 20
+
+    # Calls to the model: per-request timeout and the client's bounded retries with backoff.
+    llm_timeout_seconds: float = 60.0
+    llm_max_retries: int = 2
+
+    # Calls to the session pool: how long one code execution may take end to end.
+    code_timeout_seconds: float = 240.0
+
     applicationinsights_connection_string: SecretStr | None = None

@@ -1,0 +1,18 @@
+"""The routing chain and its parts: the route decision and the direct answer."""
+
+from chains.chat import build_chat_chain
+from chains.conversation import with_conversation
+from chains.direct import build_direct_chain
+from chains.output import ChatChunk, ChatOutput, Step
+from chains.router import RouteDecision, build_route_decider
+
+__all__ = [
+    "ChatChunk",
+    "ChatOutput",
+    "RouteDecision",
+    "Step",
+    "build_chat_chain",
+    "build_direct_chain",
+    "build_route_decider",
+    "with_conversation",
+]

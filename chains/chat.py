@@ -1,0 +1,127 @@
+"""The routing chain: decide, then answer directly or through the code agent, streaming both."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
+
+from chains.output import ChatChunk
+from conversations import ConversationStore
+from errors import ServiceError
+from llms import model_errors
+from tools.sessions import DEFAULT_USER, conversation_configurable
+
+
+def build_chat_chain(
+    decider: Runnable,
+    direct: Runnable,
+    agent: Runnable,
+    store: ConversationStore,
+    history_messages: int = 20,
+    model_retries: int = 2,
+) -> RunnableGenerator:
+    """Input {"message": str}; streams ChatChunks that add up to the /chat output."""
+
+    async def answer(inputs: AsyncIterator, config: RunnableConfig) -> AsyncIterator[ChatChunk]:
+        message = _message_of([item async for item in inputs][-1])
+        config = _with_conversation(config)
+        ids = config["configurable"]
+        user_id, conversation_id = ids["user_id"], ids["conversation_id"]
+        history = _as_messages(
+            await asyncio.to_thread(store.history, user_id, conversation_id, history_messages)
+        )
+        total = ChatChunk()
+        try:
+            with model_errors(model_retries):
+                route = await _decide(decider, history, message, config)
+                parts = ChatChunk(route=route, conversation_id=conversation_id, output="", steps=[])
+                stream = (
+                    _agent_chunks(agent, [*history, HumanMessage(message)], config)
+                    if route == "python"
+                    else _direct_chunks(direct, history, message, config)
+                )
+                async for chunk in _prepend(parts, stream):
+                    total = total + chunk
+                    yield chunk
+        except ServiceError as error:
+            # Streams have already started: say what went wrong before the generic error event.
+            yield ChatChunk(error={"status_code": error.status_code, "message": error.message})
+            raise
+        await asyncio.to_thread(store.append_turn, user_id, conversation_id, message, total)
+
+    return RunnableGenerator(answer, name="chat")
+
+
+def _message_of(payload) -> str:
+    return payload["message"] if isinstance(payload, dict) else payload.message
+
+
+def _with_conversation(config: RunnableConfig) -> RunnableConfig:
+    configurable = dict(config.get("configurable") or {})
+    if not configurable.get("session_id"):
+        user_id = configurable.get("user_id") or DEFAULT_USER
+        configurable.update(conversation_configurable(user_id, configurable.get("conversation_id")))
+    return {**config, "configurable": configurable}
+
+
+def _as_messages(history: list[dict]) -> list[BaseMessage]:
+    kinds = {"user": HumanMessage, "assistant": AIMessage}
+    return [kinds[item["role"]](content=item["content"]) for item in history]
+
+
+async def _decide(decider: Runnable, history, message: str, config: RunnableConfig) -> str:
+    try:
+        decision = await decider.ainvoke({"history": history, "message": message}, config)
+    except OutputParserException:
+        # A model that cannot fill the schema can still answer in words.
+        return "chat"
+    return decision.route if decision else "chat"
+
+
+async def _prepend(first: ChatChunk, rest: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def _direct_chunks(direct: Runnable, history, message: str, config) -> AsyncIterator:
+    async for token in direct.astream({"history": history, "message": message}, config):
+        if token:
+            yield ChatChunk(output=token)
+
+
+async def _agent_chunks(agent: Runnable, messages, config) -> AsyncIterator[ChatChunk]:
+    """Answer tokens as the model writes them; each step when called and when it returns."""
+    indexes: dict[str, int] = {}
+    stream = agent.astream({"messages": messages}, config, stream_mode=["messages", "updates"])
+    async for mode, data in stream:
+        if mode == "messages":
+            token, meta = data
+            from_model = meta.get("langgraph_node") == "model"
+            if from_model and isinstance(token, AIMessage) and token.text:
+                yield ChatChunk(output=token.text)
+            continue
+        for update in data.values():
+            for message in (update or {}).get("messages", []):
+                steps = _step_updates(message, indexes)
+                if steps:
+                    yield ChatChunk(steps=steps)
+
+
+def _step_updates(message: BaseMessage, indexes: dict[str, int]) -> list[dict]:
+    if isinstance(message, AIMessage):
+        steps = []
+        for call in message.tool_calls:
+            indexes[call["id"]] = len(indexes)
+            code = call["args"].get("python_code", "")
+            steps.append({"index": indexes[call["id"]], "code": code, "status": "running"})
+        return steps
+    if isinstance(message, ToolMessage) and message.tool_call_id in indexes:
+        index = indexes[message.tool_call_id]
+        if isinstance(message.artifact, dict):
+            return [{"index": index, **message.artifact}]
+        # No artifact: the tool call itself was rejected (for example, malformed arguments).
+        return [{"index": index, "status": "Failure", "stderr": message.text}]
+    return []

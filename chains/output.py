@@ -1,0 +1,50 @@
+"""The /chat output and its stream chunks, which add up to the final output."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Step(BaseModel):
+    """One run of code in the conversation's session."""
+
+    index: int
+    code: str
+    status: str = Field(description='"running" while it runs, then "Success" or "Failure"')
+    result: Any = None
+    stdout: str = ""
+    stderr: str = ""
+    images: list[str] = Field(default_factory=list, description="base64 PNG images")
+
+
+class ChatOutput(BaseModel):
+    output: str
+    route: Literal["python", "chat"]
+    conversation_id: str
+    steps: list[Step] = Field(default_factory=list)
+
+
+class ChatChunk(dict):
+    """A piece of the /chat output: `output` text is appended, `steps` merge by `index`.
+
+    Streams send the route first, then each step when its code is known (status "running")
+    and again with its result, then the answer token by token.
+    """
+
+    def __add__(self, other: dict) -> "ChatChunk":
+        merged = ChatChunk(self)
+        for key, value in other.items():
+            if key == "output":
+                merged["output"] = merged.get("output", "") + value
+            elif key == "steps":
+                merged["steps"] = _merge_steps(merged.get("steps", []), value)
+            else:
+                merged[key] = value
+        return merged
+
+
+def _merge_steps(steps: list[dict], updates: list[dict]) -> list[dict]:
+    by_index = {step["index"]: dict(step) for step in steps}
+    for update in updates:
+        by_index[update["index"]] = {**by_index.get(update["index"], {}), **update}
+    return [by_index[index] for index in sorted(by_index)]

@@ -1,0 +1,93 @@
+"""Choose the chat model from the settings: Azure OpenAI, OpenAI-compatible, or offline."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import openai
+from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+from langchain_core.language_models import BaseChatModel
+from langchain_openai import AzureChatOpenAI, ChatOpenAI
+
+from errors import ModelUnavailable
+from llms.offline import OfflineChatModel
+from settings import Settings
+
+AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+__all__ = ["OfflineChatModel", "build_chat_model", "describe_model", "model_errors"]
+
+
+def describe_model(settings: Settings) -> str:
+    """Which kind of model the settings select: "azure", "openai" or "offline"."""
+    if settings.azure_openai_endpoint:
+        return "azure"
+    if settings.openai_base_url or settings.openai_api_key:
+        return "openai"
+    return "offline"
+
+
+def build_chat_model(settings: Settings) -> BaseChatModel:
+    """The chat model the settings select; no network call happens here."""
+    kind = describe_model(settings)
+    if kind == "azure":
+        return _build_azure(settings)
+    if kind == "openai":
+        return _build_openai(settings)
+    return OfflineChatModel()
+
+
+def _client_limits(settings: Settings) -> dict:
+    # The OpenAI client retries timeouts, 429 and 5xx with exponential backoff itself.
+    return {
+        "timeout": settings.llm_timeout_seconds,
+        "max_retries": settings.llm_max_retries,
+        "streaming": False,
+    }
+
+
+def _build_azure(settings: Settings) -> AzureChatOpenAI:
+    auth: dict = {"api_key": settings.azure_openai_api_key}
+    if settings.azure_openai_api_key is None:
+        credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
+        provider = get_bearer_token_provider(credential, AZURE_OPENAI_SCOPE)
+        auth = {"azure_ad_token_provider": provider}
+    return AzureChatOpenAI(
+        azure_endpoint=settings.azure_openai_endpoint,
+        azure_deployment=settings.azure_openai_deployment,
+        api_version=settings.azure_openai_api_version,
+        **auth,
+        **_client_limits(settings),
+    )
+
+
+def _build_openai(settings: Settings) -> ChatOpenAI:
+    return ChatOpenAI(
+        base_url=settings.openai_base_url,
+        # Local servers (Ollama, llama.cpp) accept any key but the client insists on one.
+        api_key=settings.openai_api_key or "not-needed",
+        model=settings.openai_model,
+        **_client_limits(settings),
+    )
+
+
+@contextmanager
+def model_errors(retries: int) -> Iterator[None]:
+    """Turn the OpenAI client's final error (after its retries) into a clear ModelUnavailable."""
+    try:
+        yield
+    except openai.APIError as error:
+        raise ModelUnavailable(
+            f"the model did not answer ({_reason(error)}) after {retries} retries"
+        ) from error
+
+
+def _reason(error: openai.APIError) -> str:
+    if isinstance(error, openai.APITimeoutError):
+        return "timed out"
+    if isinstance(error, openai.RateLimitError):
+        return "rate limited, HTTP 429"
+    if isinstance(error, openai.APIStatusError):
+        return f"HTTP {error.status_code}"
+    if isinstance(error, openai.APIConnectionError):
+        return "could not connect"
+    return type(error).__name__

@@ -1,0 +1,82 @@
+"""Find arithmetic in a sentence and write it as a Python expression (for the offline model)."""
+
+import ast
+import re
+
+_NUM = r"\d+(?:\.\d+)?"
+_OPERAND = rf"(?:{_NUM}|\([^()]*\))"
+_FOLLOW_UP = re.compile(r"\b(?:that|it|this|the result|the answer|the previous result)\b")
+_WORD_OPERATORS = [
+    (r"\bmultiplied by\b|\btimes\b", "*"),
+    (r"\bdivided by\b|\bover\b", "/"),
+    (r"\bplus\b|\badded to\b", "+"),
+    (r"\bminus\b", "-"),
+    (r"[×]", "*"),
+    (r"[÷]", "/"),
+    (r"\^", "**"),
+]
+_PHRASES = [
+    (rf"(?:square root|sqrt)\s*(?:of\s*)?({_OPERAND})", r"math.sqrt(\1)"),
+    (rf"√\s*({_OPERAND})", r"math.sqrt(\1)"),
+    (rf"cube root\s*(?:of\s*)?({_OPERAND})", r"(\1 ** (1 / 3))"),
+    (rf"({_OPERAND})\s*squared\b", r"\1 ** 2"),
+    (rf"({_OPERAND})\s*cubed\b", r"\1 ** 3"),
+    (rf"({_OPERAND})\s*(?:raised\s+)?to the (?:power of\s*)?({_OPERAND})(?:th)?", r"\1 ** \2"),
+    (rf"({_NUM})\s*(?:%|percent)\s*of\s*({_OPERAND})", r"(\1 / 100 * \2)"),
+    (rf"({_NUM})\s*(?:%|percent)", r"(\1 / 100)"),
+    (rf"({_NUM})\s*x\s*({_NUM})", r"\1 * \2"),
+]
+_CANDIDATE = re.compile(r"(?:math\.sqrt|[\d.\s+\-*/()])+")
+_ALLOWED_NODES = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Constant,
+    ast.Call,
+    ast.Attribute,
+    ast.Name,
+    ast.Load,
+    ast.operator,
+    ast.unaryop,
+)
+
+
+def mentions_previous_result(text: str) -> bool:
+    """Whether the sentence refers back to an earlier result ("that", "it", "the result")."""
+    return bool(_FOLLOW_UP.search(text.lower()))
+
+
+def to_python_expression(text: str, previous: str | None = None) -> str | None:
+    """The arithmetic of `text` as a Python expression, or None when there is none.
+
+    `previous` stands in for "that", "it" or "the result" when the sentence refers back.
+    """
+    normalized = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.lower())
+    if previous is not None:
+        normalized = _FOLLOW_UP.sub(f"({previous})", normalized)
+    for pattern, replacement in _WORD_OPERATORS + _PHRASES:
+        normalized = re.sub(pattern, replacement, normalized)
+    candidates = [c.strip() for c in _CANDIDATE.findall(normalized)]
+    for candidate in sorted(candidates, key=len, reverse=True):
+        expression = _clean(candidate)
+        if expression and _is_arithmetic(expression):
+            return expression
+    return None
+
+
+def _clean(candidate: str) -> str:
+    expression = re.sub(r"\s+", " ", candidate).strip(" .")
+    expression = re.sub(r"^[*/+]+|[*/+\-]+$", "", expression).strip()
+    return expression
+
+
+def _is_arithmetic(expression: str) -> bool:
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        return False
+    if not all(isinstance(node, _ALLOWED_NODES) for node in ast.walk(tree)):
+        return False
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    has_work = any(isinstance(node, ast.BinOp | ast.Call) for node in ast.walk(tree))
+    return names <= {"math"} and has_work

@@ -1,0 +1,16 @@
+"""Code sessions for conversations: the Python tool, the pool it talks to, and the files API."""
+
+from tools.pool import RemoteSessionPool, SessionPool, build_session_pool
+from tools.pool_client import PoolClient
+from tools.python import SessionPythonTool
+from tools.sessions import session_for, session_identifier
+
+__all__ = [
+    "PoolClient",
+    "RemoteSessionPool",
+    "SessionPool",
+    "SessionPythonTool",
+    "build_session_pool",
+    "session_for",
+    "session_identifier",
+]

@@ -1,0 +1,125 @@
+"""The local session pool as a supervised child process: started, restarted, stopped."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+
+from errors import PoolUnavailable
+from tools.pool import SessionPool
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+START_TIMEOUT = 60.0
+MAX_RESTART_DELAY = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LocalSessionPool(SessionPool):
+    """`python -m sessionpool` on a free loopback port with a random key, kept alive."""
+
+    local = True
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}/"
+        self.epoch = ""
+        self._key = secrets.token_urlsafe(32)
+        self._proc: asyncio.subprocess.Process | None = None
+        self._ready = asyncio.Event()
+        self._supervisor: asyncio.Task | None = None
+        self._stopping = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def token(self) -> str:
+        return self._key
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._supervisor = asyncio.create_task(self._supervise())
+
+    async def wait_ready(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            raise PoolUnavailable("the local session pool is restarting; try again") from None
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._supervisor:
+            self._supervisor.cancel()
+        if self._proc and self._proc.returncode is None:
+            await _terminate(self._proc)
+
+    async def _spawn(self) -> None:
+        env = {**os.environ, "SESSION_POOL_API_KEY": self._key}
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "sessionpool", "--host", "127.0.0.1", "--port", str(self.port)),
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )
+        await self._wait_healthy()
+        self.epoch = uuid.uuid4().hex
+        self._ready.set()
+        log.info("local session pool ready on %s (pid %s)", self.endpoint, self._proc.pid)
+
+    async def _wait_healthy(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            while loop.time() < deadline:
+                if self._proc.returncode is not None:
+                    code = self._proc.returncode
+                    raise PoolUnavailable(f"the local session pool exited ({code})")
+                try:
+                    await client.get(f"{self.endpoint}healthz")
+                    return
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        raise PoolUnavailable("the local session pool did not start in time")
+
+    async def _supervise(self) -> None:
+        delay = 0.2
+        while not self._stopping:
+            code = await self._proc.wait()
+            self._ready.clear()
+            if self._stopping:
+                return
+            log.warning("local session pool exited with %s; restarting in %.1f s", code, delay)
+            await asyncio.sleep(delay)
+            try:
+                await self._spawn()
+                delay = 0.2
+            except PoolUnavailable as error:
+                log.error("restarting the local session pool failed: %s", error)
+                delay = min(delay * 2, MAX_RESTART_DELAY)
+
+
+async def _terminate(proc: asyncio.subprocess.Process, grace: float = 5.0) -> None:
+    """SIGTERM the pool's process group, SIGKILL it if it outlives the grace period."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        await asyncio.wait_for(proc.wait(), grace)
+    except (ProcessLookupError, TimeoutError):
+        pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    await proc.wait()

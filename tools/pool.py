@@ -1,0 +1,67 @@
+"""Where code sessions live: Azure's session pool, a running local pool, or one we supervise."""
+
+from collections.abc import Callable
+from urllib.parse import urlparse
+
+from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+
+from settings import Settings
+
+DYNAMIC_SESSIONS_SCOPE = "https://dynamicsessions.io/.default"
+
+
+class SessionPool:
+    """A dynamic-sessions endpoint and how to authenticate to it.
+
+    `epoch` changes whenever the pool loses all its sessions (a restart), so callers can
+    tell a user that earlier variables are gone instead of failing mysteriously.
+    """
+
+    endpoint: str
+    local: bool = False
+    epoch: str = "remote"
+
+    def token(self) -> str:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Nothing to start for a pool that runs elsewhere."""
+
+    async def stop(self) -> None:
+        """Nothing to stop for a pool that runs elsewhere."""
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Return once the pool can take calls (at once for a remote pool)."""
+
+
+class RemoteSessionPool(SessionPool):
+    """A pool that runs elsewhere: Azure's (Entra ID tokens) or a local pool started by hand."""
+
+    def __init__(self, endpoint: str, token_provider: Callable[[], str], local: bool) -> None:
+        self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
+        self.local = local
+        self._token_provider = token_provider
+
+    def token(self) -> str:
+        return self._token_provider()
+
+
+def is_azure_endpoint(endpoint: str) -> bool:
+    host = urlparse(endpoint).hostname or ""
+    return host.endswith(".dynamicsessions.io")
+
+
+def build_session_pool(settings: Settings) -> SessionPool:
+    """The pool the settings name, or a supervised local pool when none is named."""
+    endpoint = settings.pool_management_endpoint
+    if not endpoint:
+        from tools.local_pool import LocalSessionPool
+
+        return LocalSessionPool()
+    if is_azure_endpoint(endpoint):
+        # The provider caches the token and refreshes it before it expires.
+        credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
+        provider = get_bearer_token_provider(credential, DYNAMIC_SESSIONS_SCOPE)
+        return RemoteSessionPool(endpoint, provider, local=False)
+    key = settings.session_pool_api_key.get_secret_value() if settings.session_pool_api_key else ""
+    return RemoteSessionPool(endpoint, lambda: key, local=True)

@@ -1,0 +1,125 @@
+"""The agent's Python tool: the official SessionsPythonREPLTool, bound per run to its session."""
+
+import asyncio
+import json
+import threading
+import warnings
+from collections import OrderedDict
+from typing import Any
+
+import requests
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from errors import PoolUnavailable
+from tools.pool import SessionPool
+from tools.sessions import session_for
+
+with warnings.catch_warnings():
+    # The package warns on import that it moves to langchain-azure-compute (not on our index).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from langchain_azure_dynamic_sessions import SessionsPythonREPLTool
+
+TOOL_DESCRIPTION = (
+    "A stateful Python session (IPython) for this conversation. Use it for every calculation, "
+    "data analysis or plot instead of guessing. Variables, imports and files in /mnt/data "
+    "persist between calls. The value of the last expression is returned as `result`, "
+    "together with stdout and stderr; a matplotlib figure shown with plt.show() is returned "
+    "as an image. numpy, pandas, matplotlib and scikit-learn are installed; there is no "
+    "internet access."
+)
+RESET_NOTE = (
+    "The code session was reset (the session pool restarted), so variables and files from "
+    "earlier turns are gone; this code ran in a fresh session."
+)
+CACHED_SESSIONS = 512
+
+
+class PythonCode(BaseModel):
+    python_code: str = Field(description="Python code to run; end with an expression to see it.")
+
+
+class SessionPythonTool(BaseTool):
+    """Runs code through the official tool in the session of the run's conversation.
+
+    The official tool keeps one session per instance, so one instance is kept per session.
+    Its artifact still holds image data that it drops from what the model sees.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    name: str = "Python_REPL"
+    description: str = TOOL_DESCRIPTION
+    args_schema: type[BaseModel] = PythonCode
+    response_format: str = "content_and_artifact"
+    pool: SessionPool
+    timeout: float = 240.0
+    _sessions: OrderedDict = PrivateAttr(default_factory=OrderedDict)
+    _epochs: dict = PrivateAttr(default_factory=dict)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def _run(self, python_code: str, config: RunnableConfig, **kwargs: Any) -> tuple[str, dict]:
+        return self._execute(session_for(config), python_code)
+
+    async def _arun(self, python_code: str, config: RunnableConfig, **kw: Any) -> tuple[str, dict]:
+        session = session_for(config)
+        await self.pool.wait_ready(timeout=30.0)
+        try:
+            # The official tool uses blocking requests without a timeout; bound the wait here.
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._execute, session, python_code), self.timeout
+            )
+        except TimeoutError:
+            raise PoolUnavailable(f"the code did not finish within {self.timeout:g} s") from None
+
+    def _execute(self, session: str, python_code: str) -> tuple[str, dict]:
+        note = self._reset_note(session)
+        try:
+            _content, response = self._official_tool(session)._run(python_code)
+        except requests.ConnectionError:
+            raise PoolUnavailable("the code session pool is not reachable") from None
+        except requests.HTTPError as error:
+            status = error.response.status_code if error.response is not None else "?"
+            raise PoolUnavailable(f"the code session pool answered {status}") from None
+        step = _step(response)
+        visible = {"result": step["result"], "stdout": step["stdout"], "stderr": step["stderr"]}
+        if note:
+            visible["note"] = note
+        if step["images"]:
+            visible["images"] = f"{len(step['images'])} image(s) shown to the user"
+        return json.dumps(visible, indent=2), step
+
+    def _official_tool(self, session: str) -> SessionsPythonREPLTool:
+        with self._lock:
+            tool = self._sessions.pop(session, None) or SessionsPythonREPLTool(
+                pool_management_endpoint=self.pool.endpoint,
+                access_token_provider=self.pool.token,
+                session_id=session,
+            )
+            self._sessions[session] = tool
+            while len(self._sessions) > CACHED_SESSIONS:
+                self._sessions.popitem(last=False)
+            return tool
+
+    def _reset_note(self, session: str) -> str | None:
+        with self._lock:
+            previous = self._epochs.get(session)
+            self._epochs[session] = self.pool.epoch
+        return RESET_NOTE if previous is not None and previous != self.pool.epoch else None
+
+
+def _step(response: dict) -> dict:
+    """The pool's answer as an API step: image data moved from `result` to `images`."""
+    result = response.get("result")
+    images = []
+    if isinstance(result, dict) and result.get("type") == "image":
+        images.append(result.get("base64_data", ""))
+        result = {key: value for key, value in result.items() if key != "base64_data"}
+    return {
+        "status": response.get("status", ""),
+        "result": result,
+        "stdout": response.get("stdout") or "",
+        "stderr": response.get("stderr") or "",
+        "images": images,
+    }
