@@ -65,6 +65,12 @@ param containerMaxReplicas int = 3
 @description('Keep conversations in Azure Database for PostgreSQL (Entra ID auth) so they survive revisions and are shared by replicas. False: SQLite on the single replica, lost when the replica is replaced.')
 param usePostgres bool = false
 
+@description('API_KEYS of the service: name:sha256hex pairs, comma-separated (hashes only; make one with `python -m security.keys NAME`). Empty and no Entra audience: the service answers 401 to everyone.')
+param apiKeys string = ''
+
+@description('ENTRA_AUDIENCE of the service (its app registration client ID or api:// URI) to accept Entra ID tokens of this tenant. Empty: Entra sign-in off.')
+param entraAudience string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var deploymentName = openAiModelName
@@ -174,6 +180,9 @@ module app 'modules/container-app.bicep' = {
     poolManagementEndpoint: sessionPool.outputs.poolManagementEndpoint
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     databaseUrl: usePostgres ? postgres.outputs.databaseUrl : ''
+    apiKeys: apiKeys
+    entraTenantId: empty(entraAudience) ? '' : tenant().tenantId
+    entraAudience: entraAudience
   }
 }
 

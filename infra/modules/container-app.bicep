@@ -17,6 +17,10 @@ param poolManagementEndpoint string
 param applicationInsightsConnectionString string
 @description('Empty: SQLite under DATA_DIR on the replica.')
 param databaseUrl string
+@description('Hashed API keys (name:sha256hex,...); empty: none.')
+param apiKeys string
+param entraTenantId string
+param entraAudience string
 
 var port = 8000
 // Until azd deploys the real image the app runs a public placeholder; later provisions keep whatever azd deployed.
@@ -91,6 +95,24 @@ var databaseEnv = empty(databaseUrl) ? [] : [
   }
 ]
 
+// Who may call the API; the service refuses every non-local caller until one of these is set.
+var apiKeysEnv = empty(apiKeys) ? [] : [
+  {
+    name: 'API_KEYS'
+    value: apiKeys
+  }
+]
+var entraEnv = empty(entraAudience) ? [] : [
+  {
+    name: 'ENTRA_TENANT_ID'
+    value: entraTenantId
+  }
+  {
+    name: 'ENTRA_AUDIENCE'
+    value: entraAudience
+  }
+]
+
 resource app 'Microsoft.App/containerApps@2024-03-01' = {
   name: appName
   location: location
@@ -123,7 +145,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         {
           name: 'api'
           image: image
-          env: concat(settingsEnv, databaseEnv)
+          env: concat(settingsEnv, databaseEnv, apiKeysEnv, entraEnv)
           resources: {
             cpu: json('1.0')
             memory: '2Gi'

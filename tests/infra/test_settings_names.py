@@ -2,10 +2,13 @@
 
 import json
 
+from security.settings import SecuritySettings
 from settings import Settings
 from tests.infra.helpers import INFRA
 
-SETTINGS_NAMES = {name.upper() for name in Settings.model_fields}
+# SecuritySettings (API_KEYS, ENTRA_*) is read from the same environment and is meant to be
+# mixed into Settings; either way, these are the names the service reads.
+SETTINGS_NAMES = {name.upper() for cls in (Settings, SecuritySettings) for name in cls.model_fields}
 MAIN = "infra/main.bicep"
 APP = "infra/modules/container-app.bicep"
 
@@ -61,6 +64,11 @@ def test_container_app_sets_only_settings_fields(bicep):
     names = _app_env_names(bicep)
     assert names >= APP_REQUIRED_ENV, f"missing: {APP_REQUIRED_ENV - names}"
     assert names <= SETTINGS_NAMES, f"not Settings fields: {names - SETTINGS_NAMES}"
+
+
+def test_callers_can_be_authenticated(bicep):
+    names = _app_env_names(bicep)
+    assert {"API_KEYS", "ENTRA_TENANT_ID", "ENTRA_AUDIENCE"} <= names
 
 
 def test_storage_is_sqlite_on_the_volume_or_a_passwordless_database(bicep):
