@@ -14,7 +14,7 @@ from settings import Settings
 
 AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
 
-__all__ = ["OfflineChatModel", "build_chat_model", "describe_model", "model_errors"]
+__all__ = ["OfflineChatModel", "build_chat_model", "describe_model", "model_error", "model_errors"]
 
 
 def describe_model(settings: Settings) -> str:
@@ -41,7 +41,6 @@ def _client_limits(settings: Settings) -> dict:
     return {
         "timeout": settings.llm_timeout_seconds,
         "max_retries": settings.llm_max_retries,
-        "streaming": False,
     }
 
 
@@ -76,9 +75,12 @@ def model_errors(retries: int) -> Iterator[None]:
     try:
         yield
     except openai.APIError as error:
-        raise ModelUnavailable(
-            f"the model did not answer ({_reason(error)}) after {retries} retries"
-        ) from error
+        raise model_error(error, retries) from error
+
+
+def model_error(error: openai.APIError, retries: int) -> ModelUnavailable:
+    """The client-facing error for the OpenAI client's last failure."""
+    return ModelUnavailable(f"the model did not answer ({_reason(error)}) after {retries} retries")
 
 
 def _reason(error: openai.APIError) -> str:

@@ -1,0 +1,155 @@
+"""The service: FastAPI with LangServe routes for the routing chain and the code agent.
+
+This is the only module that imports LangServe (deprecated upstream), so replacing it later
+touches this file alone.
+"""
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import openai
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from langchain_core.messages import AnyMessage, convert_to_messages
+from langserve import add_routes
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+import api
+from chains import ChatOutput, chat_input_model, with_conversation
+from errors import BadRequest, ServiceError
+from llms import model_error
+from settings import Settings
+from tools.sessions import conversation_configurable
+from wiring import Services, build_services
+
+log = logging.getLogger(__name__)
+WEB_DIR = Path(__file__).resolve().parent / "web"
+
+
+class AgentInput(BaseModel):
+    """The agent's state: the conversation so far, ending with the user's message."""
+
+    messages: list[AnyMessage] = Field(
+        json_schema_extra={"widget": {"type": "chat", "input": "messages"}}
+    )
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _accept_openai_style(cls, value):
+        # {"role": "user", "content": ...} as well as LangChain's {"type": "human", ...}.
+        try:
+            return convert_to_messages(value)
+        except (TypeError, ValueError, NotImplementedError) as error:
+            raise ValueError(f"messages must be chat messages: {error}") from None
+
+
+class AgentOutput(BaseModel):
+    messages: list[AnyMessage]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The ASGI app: parts built here, the pool and the store opened in the lifespan."""
+    settings = settings or Settings()
+    _configure_telemetry(settings)
+    svc = build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await svc.start()
+        try:
+            yield
+        finally:
+            await svc.stop()
+
+    app = FastAPI(title="Code-interpreter agent", lifespan=lifespan)
+    app.state.services = svc
+    _add_error_handlers(app, settings)
+    _add_runnables(app, svc)
+    _add_plain_routes(app)
+    app.include_router(api.router)
+    app.mount("/ui", StaticFiles(directory=WEB_DIR, html=True, check_dir=False), name="ui")
+    return app
+
+
+def _configure_telemetry(settings: Settings) -> None:
+    from telemetry import configure_telemetry
+
+    configure_telemetry(settings)
+
+
+async def conversation_config(config: dict, request: Request) -> dict:
+    """LangServe's per-request hook: the caller and conversation decide the code session."""
+    configurable = dict(config.get("configurable") or {})
+    ids = conversation_configurable(request.state.user, configurable.get("conversation_id") or None)
+    return {**config, "configurable": {**configurable, **ids}}
+
+
+def _add_runnables(app: FastAPI, svc: Services) -> None:
+    chat_input = chat_input_model(svc.settings.max_message_chars)
+    published = {
+        "/chat": with_conversation(svc.chat).with_types(
+            input_type=chat_input, output_type=ChatOutput
+        ),
+        "/agent": with_conversation(svc.agent).with_types(
+            input_type=AgentInput, output_type=AgentOutput
+        ),
+    }
+    for path, runnable in published.items():
+        add_routes(
+            app,
+            runnable,
+            path=path,
+            dependencies=[Depends(api.current_user)],
+            per_req_config_modifier=conversation_config,
+        )
+
+
+def _add_plain_routes(app: FastAPI) -> None:
+    @app.get("/chat", tags=["chat"])
+    async def chat_get(
+        user: api.CurrentUser,
+        svc: api.AppServices,
+        message: str = Query(description="The user's message."),
+        conversation_id: str | None = Query(default=None),
+    ) -> dict:
+        """One turn, as in the original sample: {"output", "route", "conversation_id"}."""
+        try:
+            checked = chat_input_model(svc.settings.max_message_chars)(message=message)
+        except ValidationError as error:
+            raise BadRequest(f"invalid message: {error.errors()[0]['msg']}") from None
+        config = {"configurable": conversation_configurable(user, conversation_id)}
+        result = await svc.chat.ainvoke({"message": checked.message}, config)
+        return {key: result[key] for key in ("output", "route", "conversation_id")}
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz(svc: api.AppServices) -> JSONResponse:
+        pool_ok = await svc.pool_client.healthy()
+        body = {"model": svc.model_kind, "session_pool": "ok" if pool_ok else "unreachable"}
+        return JSONResponse(body, status_code=200 if pool_ok else 503)
+
+
+def _add_error_handlers(app: FastAPI, settings: Settings) -> None:
+    """Every error is mapped here, once; clients get a message, never a stack trace."""
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
+        return JSONResponse({"detail": error.message}, status_code=error.status_code)
+
+    @app.exception_handler(openai.APIError)
+    async def model_failure(_request: Request, error: openai.APIError) -> JSONResponse:
+        mapped = model_error(error, settings.llm_max_retries)
+        return JSONResponse({"detail": mapped.message}, status_code=mapped.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=error)
+        return JSONResponse({"detail": "internal error; see the service log"}, status_code=500)
+
+
+app = create_app()

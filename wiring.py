@@ -1,0 +1,73 @@
+"""Build the service's parts from the settings once; start and stop the closable ones."""
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
+
+from agents import build_code_agent
+from chains import build_chat_chain, build_direct_chain, build_route_decider
+from conversations import ConversationStore, build_engine
+from llms import build_chat_model, describe_model
+from settings import Settings
+from tools import PoolClient, SessionPool, SessionPythonTool, build_session_pool
+
+
+@dataclass
+class Services:
+    """Everything a request needs, built once per app."""
+
+    settings: Settings
+    model_kind: str
+    llm: BaseChatModel
+    pool: SessionPool
+    http: httpx.AsyncClient
+    pool_client: PoolClient
+    store: ConversationStore
+    agent: Runnable
+    chat: Runnable
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.create_tables)
+        await self.pool.start()
+
+    async def stop(self) -> None:
+        await self.pool.stop()
+        await self.http.aclose()
+        self.store.close()
+
+
+def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Services:
+    """Wire model, pool, tool, agent, chains and store; nothing touches the network here."""
+    _export_langsmith(settings)
+    llm = llm or build_chat_model(settings)
+    pool = build_session_pool(settings)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0))
+    pool_client = PoolClient(pool, http)
+    store = ConversationStore(build_engine(settings.database_url, settings.data_dir))
+    python_tool = SessionPythonTool(pool=pool, timeout=settings.code_timeout_seconds)
+    agent = build_code_agent(llm, python_tool, pool_client)
+    chat = build_chat_chain(
+        build_route_decider(llm),
+        build_direct_chain(llm),
+        agent,
+        store,
+        history_messages=settings.history_messages,
+        model_retries=settings.llm_max_retries,
+    )
+    kind = describe_model(settings)
+    return Services(settings, kind, llm, pool, http, pool_client, store, agent, chat)
+
+
+def _export_langsmith(settings: Settings) -> None:
+    # The LangSmith SDK reads its own environment variables; values from .env must reach it.
+    if not settings.langsmith_tracing:
+        return
+    os.environ["LANGSMITH_TRACING"] = "true"
+    if settings.langsmith_api_key:
+        os.environ["LANGSMITH_API_KEY"] = settings.langsmith_api_key.get_secret_value()
+    if settings.langsmith_project:
+        os.environ["LANGSMITH_PROJECT"] = settings.langsmith_project
