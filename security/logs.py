@@ -11,7 +11,7 @@ _PATTERNS = [
     # Header or field names that carry a secret, in "name: value", "name=value", JSON or dicts.
     re.compile(
         r"(?i)([\"']?\b(?:x-api-key|api[_-]?key|authorization|access[_-]?token|token|secret|"
-        r"password|client[_-]?secret)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,;}]+"
+        r"password|client[_-]?secret)[\"']?\s*[:=]\s*[\"']?)(?!(?:bearer|basic)\s)[^\s\"'&,;}]+"
     ),
     # JSON Web Tokens on their own.
     re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
@@ -43,17 +43,16 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
     def _redact_message(self, record: logging.LogRecord) -> None:
-        # Redact the arguments one by one first: some formatters (uvicorn's access log) need
-        # the arguments; collapse into one string only when a secret spans message and argument.
-        if isinstance(record.msg, str):
-            record.msg = self.redact(record.msg)
+        # Redact the arguments alone first: some formatters (uvicorn's access log) need them.
+        # Only when a secret spans the message and an argument, collapse both into one string.
+        full = self.redact(record.getMessage())
         if isinstance(record.args, tuple):
             record.args = tuple(self._redact_value(a) for a in record.args)
         elif isinstance(record.args, dict):
             record.args = {k: self._redact_value(v) for k, v in record.args.items()}
         text = record.getMessage()
         if self.redact(text) != text:
-            record.msg, record.args = self.redact(text), None
+            record.msg, record.args = full, None
 
     def _redact_value(self, value: object) -> object:
         return self.redact(value) if isinstance(value, str) else value
