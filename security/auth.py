@@ -70,9 +70,10 @@ class Authenticator:
             )
 
     async def __call__(self, request: Request) -> str:
-        cached = getattr(request.state, "user_id", None)
+        # `request.state.user` is where the service's routes and LangServe's hook read it.
+        cached = getattr(request.state, "user", None)
         if cached is None:
-            cached = request.state.user_id = await self._authenticate(request)
+            cached = request.state.user = await self._authenticate(request)
         return cached
 
     async def _authenticate(self, request: Request) -> str:

@@ -1,6 +1,7 @@
 """Request body size limit as ASGI middleware: bytes are counted as they arrive."""
 
 import json
+import re
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,7 +14,8 @@ class _BodyTooLarge(Exception):
 class BodySizeLimitMiddleware:
     """Answer 413 once a body passes its limit, whatever Content-Length claimed.
 
-    `overrides` maps a path prefix to its own limit (an upload route, for example).
+    `overrides` maps a path pattern (a regular expression matched at the start of the path)
+    to its own limit: r"/conversations/[^/]+/files$" for the upload route, for example.
     """
 
     def __init__(
@@ -21,11 +23,10 @@ class BodySizeLimitMiddleware:
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        # Longest prefix first, so /files/upload wins over /files.
-        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
+        self.overrides = [(re.compile(p), n) for p, n in (overrides or {}).items()]
 
     def limit_for(self, path: str) -> int:
-        return next((n for prefix, n in self.overrides if path.startswith(prefix)), self.max_bytes)
+        return next((n for pattern, n in self.overrides if pattern.match(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -2,9 +2,8 @@
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 
 from security.auth import Authenticator
 from security.body import BodySizeLimitMiddleware
@@ -16,27 +15,26 @@ from security.settings import SecuritySettings
 
 @dataclass
 class Guards:
-    """`user` authenticates and rate-limits; `run_slot` also holds a run slot until the answer
-    (streamed or not) has been sent. Both return the user id."""
+    """Per-app state of the guards; its bound methods are FastAPI dependencies."""
 
     authenticate: Authenticator
     rate_limiter: RateLimiter
     runs: ConcurrencyLimiter
 
-    def __post_init__(self) -> None:
-        async def user(request: Request) -> str:
-            user_id = await self.authenticate(request)
-            if not getattr(request.state, "rate_counted", False):
-                request.state.rate_counted = True
-                self.rate_limiter.take(user_id)
-            return user_id
+    async def user(self, request: Request) -> str:
+        """Authenticate and count one request against the caller's rate; the user id."""
+        user_id = await self.authenticate(request)
+        if not getattr(request.state, "rate_counted", False):
+            request.state.rate_counted = True
+            self.rate_limiter.take(user_id)
+        return user_id
 
-        async def run_slot(user_id: Annotated[str, Depends(user)]) -> AsyncIterator[str]:
-            async with self.runs.slot(user_id):
-                yield user_id
-
-        self.user = user
-        self.run_slot = run_slot
+    async def run_slot(self, request: Request) -> AsyncIterator[str]:
+        """As `user`, and hold one of the caller's run slots until the answer (streamed or
+        not) has been sent."""
+        user_id = await self.user(request)
+        async with self.runs.slot(user_id):
+            yield user_id
 
 
 def build_guards(settings: SecuritySettings) -> Guards:
@@ -46,6 +44,19 @@ def build_guards(settings: SecuritySettings) -> Guards:
         rate_limiter=RateLimiter(settings.rate_limit_per_minute),
         runs=ConcurrencyLimiter(settings.max_concurrent_runs_per_user),
     )
+
+
+async def current_user(request: Request) -> str:
+    """Dependency for apps that keep their Guards in `app.state.guards`."""
+    return await request.app.state.guards.user(request)
+
+
+async def run_slot(request: Request) -> AsyncIterator[str]:
+    """Dependency for apps that keep their Guards in `app.state.guards`."""
+    guards = request.app.state.guards
+    user_id = await guards.user(request)
+    async with guards.runs.slot(user_id):
+        yield user_id
 
 
 def install_security_middleware(

@@ -26,8 +26,9 @@ class SecuritySettings(BaseSettings):
     rate_limit_per_minute: int = 60
     max_concurrent_runs_per_user: int = 4
     max_request_bytes: int = 1_000_000
-    max_message_chars: int = 20_000
-    max_upload_bytes: int = 20_000_000
+    # The next two are already fields of settings.Settings, with the same defaults.
+    max_message_chars: int = 8000
+    max_upload_bytes: int = 16 * 1024 * 1024
     max_tool_calls_per_turn: int = 8
     turn_timeout_seconds: float = 120.0
     # Comma-separated origins allowed to call the API from other pages; empty: same origin only.

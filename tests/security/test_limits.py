@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from security.guards import build_guards, install_security_middleware
+from security.guards import build_guards, install_security_middleware, run_slot
 from security.limits import RateLimiter, TooManyRequests, check_message_length
 from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
 
@@ -25,7 +25,8 @@ def limited_app(**overrides: object) -> FastAPI:
     settings = make_settings(**overrides)
     guards = build_guards(settings)
     app = FastAPI()
-    install_security_middleware(app, settings, body_limit_overrides={"/upload": 10_000})
+    app.state.guards = guards
+    install_security_middleware(app, settings, body_limit_overrides={r"/upload$": 10_000})
     release = asyncio.Event()
 
     @app.get("/ping")
@@ -38,7 +39,7 @@ def limited_app(**overrides: object) -> FastAPI:
         return {"user": user}
 
     @app.post("/stream")
-    async def stream(user: Annotated[str, Depends(guards.run_slot)]) -> StreamingResponse:
+    async def stream(user: Annotated[str, Depends(run_slot)]) -> StreamingResponse:
         async def chunks():
             yield b"started\n"
             await release.wait()
