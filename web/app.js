@@ -2,7 +2,7 @@
 
 import { ApiError, apiKey, getJSON, request, setApiKey, streamEvents, url } from "./api.js";
 import { AssistantView, el, userMessage } from "./render.js";
-import { stepFromToolEnd, codeFromToolStart, textOfChunk } from "./events.js";
+import { addChunk } from "./chunks.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -166,11 +166,14 @@ async function downloadWithKey(event, name) {
 async function refreshFiles() {
   const id = state.id;
   let files = [];
+  let problem = "";
   try {
     files = (await getJSON(`/conversations/${encodeURIComponent(id)}/files`)).files || [];
   } catch (err) {
-    if (err.status !== 404) $("upload-status").textContent = `Could not list files. ${explain(err)}`;
+    if (err.status !== 404) problem = `Could not list files. ${explain(err)}`;
   }
+  if (problem || $("upload-status").dataset.problem) $("upload-status").textContent = problem;
+  $("upload-status").dataset.problem = problem;
   if (id !== state.id) return;
   $("file-list").replaceChildren(...files.map(fileItem));
 }
@@ -210,7 +213,7 @@ async function send(text) {
   state.interrupted = false;
   setBusy(true);
   const id = state.id;
-  const answer = { texts: new Map(), steps: [], running: new Map() };
+  const answer = { output: "", steps: [] };
   try {
     await streamTurn(text, answer, view, state.controller.signal);
     view.setNote("");
@@ -220,8 +223,8 @@ async function send(text) {
     } else {
       view.setNote(explain(err), "error");
     }
-    const unfinished = answer.steps.filter((s) => s.running);
-    unfinished.forEach((s) => Object.assign(s, { running: false, status: "Interrupted" }));
+    const unfinished = answer.steps.filter((s) => s.status === "running");
+    unfinished.forEach((s) => Object.assign(s, { status: "Interrupted" }));
     if (unfinished.length) view.setSteps(answer.steps);
   } finally {
     view.setBusy(false);
@@ -236,57 +239,27 @@ async function send(text) {
 
 async function streamTurn(text, answer, view, signal) {
   const payload = { input: { message: text }, config: { configurable: { conversation_id: state.id } } };
-  for await (const { event, data } of streamEvents("/chat/stream_events", payload, signal)) {
+  for await (const { event, data } of streamEvents("/chat/stream", payload, signal)) {
     if (event === "end") return;
-    if (event === "error") {
-      throw new ApiError(
-        `The answer failed (${data?.status_code ?? "error"}): ${data?.message ?? "unknown error"}. ` +
-          "The model or the code session may be unavailable.",
-        data?.status_code ?? 500,
-      );
-    }
-    if (event === "data" && data) onEvent(data, answer, view);
+    if (event === "error") throw streamError(answer.error || data);
+    if (event !== "data" || !data || typeof data !== "object") continue;
+    const changed = addChunk(answer, data);
+    if (changed.has("steps")) view.setSteps(answer.steps);
+    if (changed.has("route")) view.setRoute(answer.route, answer.steps.length > 0);
+    if (changed.has("output")) view.setText(answer.output);
+    const running = answer.steps.some((step) => step.status === "running");
+    view.setNote(running ? "Running Python…" : answer.output ? "" : "Thinking…");
     scrollToEnd();
   }
 }
 
-/** Apply one astream_events (v2) event to the answer being drawn. */
-function onEvent(e, answer, view) {
-  switch (e.event) {
-    case "on_chat_model_stream": {
-      const piece = textOfChunk(e.data?.chunk);
-      if (!piece) return;
-      answer.texts.set(e.run_id, (answer.texts.get(e.run_id) || "") + piece);
-      view.setNote("");
-      view.setText(answer.texts.get(e.run_id));
-      return;
-    }
-    case "on_tool_start": {
-      answer.running.set(e.run_id, answer.steps.length);
-      answer.steps.push({ code: codeFromToolStart(e.data?.input), running: true });
-      view.setNote("Running Python…");
-      view.setSteps(answer.steps);
-      return;
-    }
-    case "on_tool_end":
-    case "on_tool_error": {
-      const index = answer.running.get(e.run_id);
-      if (index === undefined) return;
-      answer.steps[index] = { ...answer.steps[index], ...stepFromToolEnd(e), running: false };
-      view.setNote("");
-      view.setSteps(answer.steps);
-      return;
-    }
-    case "on_chain_end": {
-      const output = e.data?.output;
-      // The root run's output is the final /chat answer, with the steps as the service saw them.
-      if ((e.parent_ids || []).length === 0 && output && typeof output.output === "string") {
-        view.show(output);
-      }
-      return;
-    }
-    default:
-  }
+// The service sends {error: {status_code, message}} in the stream before LangServe's own,
+// generic error event; prefer the service's words.
+function streamError(error) {
+  const status = error?.status_code ?? 500;
+  const message = error?.message ?? "unknown error";
+  const hint = status >= 500 ? " The model or the code session may be unavailable." : "";
+  return new ApiError(`The answer failed (${status}): ${message}.${hint}`, status);
 }
 
 async function stop() {

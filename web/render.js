@@ -71,11 +71,12 @@ function section(label, className, text) {
 /** One run of code: a collapsible block with the code, stdout, stderr and result. */
 export function stepBlock(step, open) {
   const failed = isFailure(step);
+  const running = step.status === "running";
   const stopped = /interrupt|cancel|stop/i.test(String(step.status || ""));
-  const state = step.running ? "running…" : failed ? "error" : stopped ? "stopped" : "ok";
+  const state = running ? "running…" : failed ? "error" : stopped ? "stopped" : "ok";
   return el(
     "details",
-    { class: `step${failed ? " failed" : ""}${step.running ? " running" : ""}`, open: open || failed },
+    { class: `step${failed ? " failed" : ""}${running ? " running" : ""}`, open: open || failed },
     el("summary", {}, "Python code ", el("span", { class: "status" }, state)),
     section("Code", "code", step.code || ""),
     section("Output", "stdout", step.stdout || ""),
