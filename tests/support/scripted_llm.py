@@ -67,6 +67,13 @@ class ScriptedLLM:
         with self._lock:
             self._queue.extend(replies)
 
+    def reset(self, brain: Callable[[dict], Reply] | None = None) -> None:
+        """Forget queued replies and recorded requests; answer with `brain` from now on."""
+        with self._lock:
+            self._queue.clear()
+            self.requests.clear()
+            self.brain = brain
+
     def next_reply(self, body: dict) -> Reply:
         with self._lock:
             if self._queue:

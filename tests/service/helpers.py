@@ -1,0 +1,31 @@
+"""Small helpers the service tests share: scripted turns and conversation ids."""
+
+import uuid
+
+from tests.support.scripted_llm import ScriptedLLM, Text, ToolCall
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def config(conversation_id: str) -> dict:
+    return {"configurable": {"conversation_id": conversation_id}}
+
+
+def script_code_turn(llm: ScriptedLLM, code: str, answer: str = "Done.") -> None:
+    """One /chat turn on the python route that runs exactly `code`, then answers."""
+    llm.script(
+        ToolCall("RouteDecision", {"route": "python"}),
+        ToolCall("Python_REPL", {"python_code": code}),
+        Text(answer),
+    )
+
+
+def agent_requests(llm: ScriptedLLM) -> list[dict]:
+    """Requests the agent made (those offering the Python tool)."""
+    return [
+        r
+        for r in llm.requests
+        if any(t["function"]["name"] == "Python_REPL" for t in r["body"].get("tools") or [])
+    ]
