@@ -70,5 +70,10 @@ bench: install
 	$(PY) -m bench.pool
 	$(PY) -m bench.service
 
+# 100 conversations for 60 s against the scripted model and the real pool (a service it starts);
+# LOAD_ARGS="--url http://127.0.0.1:8000" loads a running one instead.
+load: install
+	$(PY) -m bench.load $(LOAD_ARGS)
+
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .ruff_cache
