@@ -1,0 +1,108 @@
+"""Conversations and their files over HTTP: list, read, delete, upload, download, interrupt."""
+
+import threading
+
+from tests.service.helpers import agent_requests, config, new_id, script_code_turn
+
+
+def test_conversations_are_listed_newest_first_with_titles(azure_service, llm):
+    chat = azure_service.remote("/chat")
+    older, newer = new_id(), new_id()
+    chat.invoke({"message": "hello, older one"}, config(older))
+    chat.invoke({"message": "hello, newer one"}, config(newer))
+
+    with azure_service.http() as http:
+        listed = http.get("/conversations").json()
+    ids = [c["id"] for c in listed]
+    assert ids.index(newer) < ids.index(older)
+    assert listed[ids.index(older)]["title"] == "hello, older one"
+    assert listed[0]["updated_at"]
+
+
+def test_delete_forgets_history_variables_and_files(azure_service, llm):
+    conversation = new_id()
+    script_code_turn(llm, "kept = 5\nopen('/mnt/data/note.txt', 'w').write('hi')")
+    azure_service.remote("/chat").invoke({"message": "keep 5"}, config(conversation))
+
+    with azure_service.http() as http:
+        assert http.delete(f"/conversations/{conversation}").status_code == 204
+        assert http.get(f"/conversations/{conversation}").status_code == 404
+        assert http.get(f"/conversations/{conversation}/files").json() == {"files": []}
+    script_code_turn(llm, "kept")
+    again = azure_service.remote("/chat").invoke({"message": "kept?"}, config(conversation))
+    assert "NameError" in again["steps"][0]["stderr"]
+
+
+def test_uploaded_files_are_listed_downloadable_and_told_to_the_agent(azure_service, llm):
+    conversation = new_id()
+    with azure_service.http() as http:
+        uploaded = http.post(
+            f"/conversations/{conversation}/files",
+            files={"file": ("data.csv", b"x,y\n1,2\n", "text/csv")},
+        )
+        listed = http.get(f"/conversations/{conversation}/files").json()["files"]
+        download = http.get(f"/conversations/{conversation}/files/data.csv")
+
+    assert uploaded.json() == {"name": "data.csv", "size": 8}
+    assert [(f["name"], f["size"]) for f in listed] == [("data.csv", 8)]
+    assert listed[0]["last_modified"]
+    assert download.content == b"x,y\n1,2\n"
+    assert download.headers["content-disposition"].startswith("attachment;")
+
+    script_code_turn(llm, "open('/mnt/data/data.csv').read()")
+    result = azure_service.remote("/chat").invoke({"message": "read it"}, config(conversation))
+    assert "x,y" in str(result["steps"][0]["result"])
+    system_prompt = agent_requests(llm)[0]["body"]["messages"][0]["content"]
+    assert "data.csv (8 bytes)" in system_prompt
+
+
+def test_files_of_one_conversation_are_invisible_to_another(azure_service, llm):
+    first, second = new_id(), new_id()
+    with azure_service.http() as http:
+        http.post(f"/conversations/{first}/files", files={"file": ("a.txt", b"secret")})
+        assert http.get(f"/conversations/{second}/files").json() == {"files": []}
+        assert http.get(f"/conversations/{second}/files/a.txt").status_code == 404
+
+
+def test_upload_over_the_limit_is_413(azure_service, llm):
+    with azure_service.http() as http:
+        response = http.post(
+            f"/conversations/{new_id()}/files",
+            files={"file": ("big.bin", b"0" * (16 * 1024 * 1024 + 1))},
+        )
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+
+
+def test_file_names_with_directories_are_refused(azure_service, llm):
+    with azure_service.http() as http:
+        response = http.post(
+            f"/conversations/{new_id()}/files", files={"file": ("../../etc/x", b"1")}
+        )
+    assert response.status_code == 422 and "plain name" in response.json()["detail"]
+
+
+def test_interrupt_stops_running_code_and_keeps_the_session(azure_service, llm):
+    conversation = new_id()
+    script_code_turn(llm, "before = 1\nimport time\ntime.sleep(60)")
+    results = {}
+
+    def run() -> None:
+        chat = azure_service.remote("/chat")
+        results["answer"] = chat.invoke({"message": "sleep"}, config(conversation))
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    with azure_service.http() as http:
+        while not any(r["body"]["messages"][-1]["role"] == "tool" for r in llm.requests):
+            http.post(f"/conversations/{conversation}/interrupt")
+            worker.join(0.2)
+            if not worker.is_alive():
+                break
+    worker.join(30)
+
+    assert not worker.is_alive()
+    step = results["answer"]["steps"][0]
+    assert step["status"] == "Failure" and "KeyboardInterrupt" in step["stderr"]
+    script_code_turn(llm, "before + 1")
+    after = azure_service.remote("/chat").invoke({"message": "still there?"}, config(conversation))
+    assert after["steps"][0]["result"] == 2

@@ -1,0 +1,96 @@
+"""The configuration `make run` uses: no model configured (offline model), the pool supervised."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.service.conftest import run_service
+from tests.service.helpers import config, new_id
+
+
+def pool_pid(service_pid: int) -> int:
+    """The session pool the service started: its child running `-m sessionpool`."""
+    for task in Path(f"/proc/{service_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if b"sessionpool" in cmdline:
+                return int(child)
+    raise AssertionError("the service runs no session pool")
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def offline_service(tmp_path_factory):
+    with run_service({}, tmp_path_factory.mktemp("offline-data")) as service:
+        yield service
+
+
+def test_offline_model_computes_and_follows_up(offline_service):
+    chat = offline_service.remote("/chat")
+    conversation = new_id()
+    first = chat.invoke({"message": "What is 25 * 847?"}, config(conversation))
+    second = chat.invoke({"message": "What's the square root of that?"}, config(conversation))
+
+    assert first["route"] == "python" and first["steps"][0]["result"] == 21175
+    assert first["output"] == "[offline model] 25 * 847 = 21175"
+    assert second["output"].startswith("[offline model] math.sqrt((21175)) = 145.51")
+
+
+def test_offline_model_explains_how_to_configure_a_model(offline_service):
+    result = offline_service.remote("/chat").invoke({"message": "Tell me a joke"})
+
+    assert result["route"] == "chat"
+    assert result["output"].startswith("[offline model]")
+    assert "AZURE_OPENAI_ENDPOINT" in result["output"] and "OPENAI_BASE_URL" in result["output"]
+
+
+def test_offline_model_streams_its_answer(offline_service):
+    chunks = list(
+        offline_service.remote("/chat").stream({"message": "What is 2 to the power of 10?"})
+    )
+
+    tokens = [c["output"] for c in chunks if c.get("output")]
+    assert len(tokens) > 1 and "".join(tokens) == "[offline model] 2 ** 10 = 1024"
+
+
+def test_a_dead_pool_is_restarted_and_the_reset_is_reported(offline_service):
+    chat = offline_service.remote("/chat")
+    conversation = new_id()
+    chat.invoke({"message": "What is 2 * 21?"}, config(conversation))
+    old_pool = pool_pid(offline_service.proc.pid)
+    os.killpg(old_pool, signal.SIGKILL)
+
+    after = chat.invoke({"message": "What is 3 * 5?"}, config(conversation))
+
+    assert after["steps"][0]["result"] == 15
+    assert "session was reset" in after["output"]
+    assert pool_pid(offline_service.proc.pid) != old_pool
+    with offline_service.http() as http:
+        assert http.get("/readyz").json()["session_pool"] == "ok"
+
+
+def test_restart_keeps_history_and_shutdown_stops_the_pool(tmp_path):
+    conversation = new_id()
+    with run_service({}, tmp_path) as service:
+        service.remote("/chat").invoke({"message": "What is 25 * 847?"}, config(conversation))
+        first_pool = pool_pid(service.proc.pid)
+    deadline = time.monotonic() + 10
+    while is_running(first_pool) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not is_running(first_pool)
+
+    with run_service({}, tmp_path) as service:
+        second = service.remote("/chat").invoke(
+            {"message": "What's the square root of that?"}, config(conversation)
+        )
+    assert "145.51" in second["output"]
