@@ -1,0 +1,351 @@
+"""Sessions and their lifecycle: creation from ready kernels, calls, timeouts, expiry, the cap."""
+
+import asyncio
+import json
+import logging
+import math
+import os
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sessionpool import files, protocol
+from sessionpool.sandbox import KernelProcess, Sandbox, SandboxError
+from sessionpool.settings import PoolSettings
+
+log = logging.getLogger("sessionpool")
+
+MAX_REPLY = 64 * 1024 * 1024
+KEPT_EXECUTIONS = 50
+NOTE = "[session pool]"
+
+
+class SessionLimitError(RuntimeError):
+    """The cap on live sessions is reached."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the pool holds its maximum number of sessions; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class Outcome:
+    """What one call produced, before it is shaped for an api-version."""
+
+    succeeded: bool
+    stdout: str = ""
+    stderr: str = ""
+    value: object = None
+    has_value: bool = False
+    images: list[dict] = field(default_factory=list)
+    duration_ms: int = 0
+
+
+@dataclass
+class Execution:
+    id: str
+    execution_type: str
+    outcome: Outcome | None = None
+
+
+class Session:
+    """One identifier's interpreter. Calls run one at a time, under `lock`."""
+
+    def __init__(self, identifier: str, kernel: KernelProcess, streams, now: float) -> None:
+        self.identifier = identifier
+        self.kernel = kernel
+        self.reader, self.writer = streams
+        self.created = now
+        self.last_used = now
+        self.etag = uuid.uuid4().hex
+        self.lock = asyncio.Lock()
+        self.executions: OrderedDict[str, Execution] = OrderedDict()
+
+    @property
+    def busy(self) -> bool:
+        return self.lock.locked()
+
+    def remember(self, execution: Execution) -> None:
+        self.executions[execution.id] = execution
+        while len(self.executions) > KEPT_EXECUTIONS:
+            self.executions.popitem(last=False)
+
+    async def send(self, code: str, max_output: int) -> None:
+        request = {"op": "execute", "code": code, "max_output": max_output}
+        self.writer.write(protocol.encode(request))
+        await self.writer.drain()
+
+    async def receive(self) -> dict:
+        header = await self.reader.readexactly(protocol.HEADER.size)
+        length = protocol.decode_length(header)
+        if length > MAX_REPLY:
+            raise ValueError(f"reply of {length} bytes")
+        return json.loads(await self.reader.readexactly(length))
+
+    def close(self) -> None:
+        self.writer.close()
+        self.kernel.close()
+
+
+class Pool:
+    """All sessions of this pool, the ready kernels, and the expiry loop."""
+
+    def __init__(self, settings: PoolSettings, sandbox: Sandbox) -> None:
+        self.settings = settings
+        self.sandbox = sandbox
+        self.sessions: dict[str, Session] = {}
+        self._pending: dict[str, asyncio.Future] = {}
+        self._ready: deque[KernelProcess] = deque()
+        self._free_uids: list[int] = []
+        self._next_uid = settings.sandbox_uid_base + 1
+        self._tasks: list[asyncio.Task] = []
+        self._refill = asyncio.Event()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.sandbox.start)
+        self._tasks = [
+            asyncio.create_task(self._keep_ready()),
+            asyncio.create_task(self._expire_idle()),
+        ]
+        self._refill.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for session in list(self.sessions.values()):
+            self._discard(session)
+        while self._ready:
+            self._close_kernel(self._ready.popleft())
+        await asyncio.to_thread(self.sandbox.stop)
+
+    # --- kernels -------------------------------------------------------------------------
+
+    def _allocate_uid(self) -> int:
+        if os.geteuid() != 0:
+            return os.geteuid()
+        if self._free_uids:
+            return self._free_uids.pop()
+        self._next_uid += 1
+        return self._next_uid - 1
+
+    def _close_kernel(self, kernel: KernelProcess) -> None:
+        kernel.close()
+        if os.geteuid() == 0:
+            self._free_uids.append(kernel.host_uid)
+
+    async def _new_kernel(self) -> KernelProcess:
+        uid = self._allocate_uid()
+        try:
+            return await asyncio.to_thread(self.sandbox.spawn, uid)
+        except BaseException:
+            if os.geteuid() == 0:
+                self._free_uids.append(uid)
+            raise
+
+    async def _take_kernel(self) -> KernelProcess:
+        self._refill.set()
+        if self._ready:
+            return self._ready.popleft()
+        return await self._new_kernel()
+
+    async def _keep_ready(self) -> None:
+        while True:
+            await self._refill.wait()
+            self._refill.clear()
+            while len(self._ready) < self.settings.ready_sessions:
+                try:
+                    self._ready.append(await self._new_kernel())
+                except SandboxError as error:
+                    log.error("could not start a ready session: %s", error)
+                    await asyncio.sleep(1)
+
+    # --- sessions ------------------------------------------------------------------------
+
+    async def session(self, identifier: str) -> Session:
+        """The identifier's session, created on first use."""
+        session = self.sessions.get(identifier)
+        if session is not None:
+            return session
+        pending = self._pending.get(identifier)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        if len(self.sessions) + len(self._pending) >= self.settings.max_sessions:
+            raise SessionLimitError(self._retry_after())
+        future = asyncio.get_running_loop().create_future()
+        self._pending[identifier] = future
+        try:
+            session = await self._open(identifier)
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()
+            raise
+        finally:
+            del self._pending[identifier]
+        self.sessions[identifier] = session
+        future.set_result(session)
+        return session
+
+    async def _open(self, identifier: str) -> Session:
+        kernel = await self._take_kernel()
+        kernel.channel.setblocking(False)
+        streams = await asyncio.open_unix_connection(sock=kernel.channel)
+        return Session(identifier, kernel, streams, time.time())
+
+    def _retry_after(self) -> int:
+        idle = [s.last_used for s in self.sessions.values() if not s.busy]
+        if not idle:
+            return max(1, math.ceil(self.settings.timeout_seconds))
+        return max(1, math.ceil(min(idle) + self.settings.cooldown_seconds - time.time()))
+
+    def expires_at(self, session: Session) -> float:
+        return session.last_used + self.settings.cooldown_seconds
+
+    async def delete(self, identifier: str) -> bool:
+        session = self.sessions.pop(identifier, None)
+        if session is None:
+            return False
+        self._discard(session)
+        return True
+
+    def _discard(self, session: Session) -> None:
+        self.sessions.pop(session.identifier, None)
+        session.close()
+        if os.geteuid() == 0:
+            self._free_uids.append(session.kernel.host_uid)
+
+    async def _expire_idle(self) -> None:
+        period = min(1.0, self.settings.cooldown_seconds / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = time.time()
+            for session in list(self.sessions.values()):
+                if not session.busy and self.expires_at(session) <= now:
+                    log.info("session %s expired after its cooldown", session.identifier)
+                    self._discard(session)
+
+    # --- calls ---------------------------------------------------------------------------
+
+    async def execute(
+        self, session: Session, code: str, timeout: float, max_output: int
+    ) -> Outcome:
+        async with session.lock:
+            session.last_used = time.time()
+            try:
+                return await self._run(session, code, timeout, max_output)
+            finally:
+                session.last_used = time.time()
+
+    async def _run(self, session: Session, code: str, timeout: float, max_output: int) -> Outcome:
+        started = time.perf_counter()
+        try:
+            await session.send(code, max_output)
+        except (ConnectionError, OSError):
+            return await self._replace(session, "its interpreter had ended", started)
+        reply = asyncio.ensure_future(session.receive())
+        done, _ = await asyncio.wait({reply}, timeout=timeout)
+        timed_out = not done
+        if timed_out:
+            session.kernel.interrupt()
+            done, _ = await asyncio.wait({reply}, timeout=self.settings.interrupt_grace_seconds)
+        if not done:
+            reply.cancel()
+            session.kernel.kill()
+            reason = (
+                f"the code ran past its {timeout:g} s timeout and did not stop within "
+                f"{self.settings.interrupt_grace_seconds:g} s of the interrupt"
+            )
+            return await self._replace(session, reason, started)
+        try:
+            outcome = _outcome_from(reply.result())
+        except (EOFError, asyncio.IncompleteReadError, ConnectionError, ValueError, TypeError):
+            reason = session.kernel.exit_reason() or "it stopped answering"
+            return await self._replace(session, f"its interpreter ended ({reason})", started)
+        if timed_out:
+            outcome.succeeded = False
+            outcome.stderr += (
+                f"{NOTE} The code ran past its {timeout:g} s timeout and was interrupted; "
+                "the session's variables are kept.\n"
+            )
+        return outcome
+
+    async def _replace(self, session: Session, reason: str, started: float) -> Outcome:
+        old = session.kernel
+        note = (
+            f"{NOTE} The session was restarted: {_hint(reason)}. Its variables and imports are "
+            "lost; its files in /mnt/data were kept.\n"
+        )
+        try:
+            kernel = await self._take_kernel()
+        except SandboxError as error:
+            self._discard(session)
+            return Outcome(False, stderr=f"{note}{NOTE} No new session could start: {error}\n")
+        owner = kernel.host_uid if os.geteuid() == 0 else None
+        await asyncio.to_thread(files.copy_all, old.handles.data_fd, kernel.handles.data_fd, owner)
+        session.writer.close()
+        self._close_kernel(old)
+        kernel.channel.setblocking(False)
+        session.reader, session.writer = await asyncio.open_unix_connection(sock=kernel.channel)
+        session.kernel = kernel
+        elapsed = round((time.perf_counter() - started) * 1000)
+        return Outcome(False, stderr=note, duration_ms=elapsed)
+
+    async def interrupt(self, identifier: str) -> bool:
+        session = self.sessions.get(identifier)
+        if session is None or not session.busy:
+            return False
+        return session.kernel.interrupt()
+
+    def counts(self) -> dict[str, int]:
+        busy = sum(1 for s in self.sessions.values() if s.busy)
+        return {"live": len(self.sessions), "busy": busy, "ready": len(self._ready)}
+
+    @staticmethod
+    def timestamp(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _hint(reason: str) -> str:
+    hints = {
+        "SIGXCPU": "the CPU time limit was reached",
+        "CPU time limit": "the CPU time limit was reached",
+        "signal 9": "a memory, process or CPU limit was probably reached",
+    }
+    for needle, hint in hints.items():
+        if needle in reason:
+            return f"{reason}; {hint}"
+    return reason
+
+
+def _outcome_from(reply: dict) -> Outcome:
+    """Check the kernel's reply field by field: the sandbox is not trusted."""
+    images = reply.get("images") or []
+    if not isinstance(images, list) or not all(_is_image(i) for i in images):
+        raise ValueError("malformed images")
+    value = reply.get("result")
+    if value is not None and type(value) not in (int, float, str):
+        raise ValueError("malformed result")
+    stdout, stderr = reply.get("stdout", ""), reply.get("stderr", "")
+    if not isinstance(stdout, str) or not isinstance(stderr, str):
+        raise ValueError("malformed streams")
+    duration = reply.get("duration_ms", 0)
+    return Outcome(
+        succeeded=reply.get("status") == "ok",
+        stdout=stdout,
+        stderr=stderr,
+        value=value,
+        has_value=value is not None,
+        images=[{k: i[k] for k in ("type", "format", "base64_data")} for i in images],
+        duration_ms=duration if isinstance(duration, int) else 0,
+    )
+
+
+def _is_image(item: object) -> bool:
+    return (
+        isinstance(item, dict)
+        and item.get("type") == "image"
+        and item.get("format") == "png"
+        and isinstance(item.get("base64_data"), str)
+    )

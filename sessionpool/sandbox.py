@@ -1,0 +1,231 @@
+"""The pool's side of the sandbox: starts the fork server, probes isolation, spawns kernels."""
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from sessionpool import jail, protocol
+from sessionpool.settings import PoolSettings
+
+log = logging.getLogger("sessionpool")
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+READY_TIMEOUT = 180.0
+HELLO_TIMEOUT = 30.0
+TIERS = {"auto": ("namespaces",), "namespaces": ("namespaces",), "none": ("none",)}
+MISSING_LAYERS = {
+    "namespaces": [
+        "cgroups: not used; memory, processes and CPU are limited per process (rlimits), "
+        "not per session, and CPU is shared without quotas",
+    ],
+    "none": ["no isolation: code runs as the pool's user with the host's files and network"],
+}
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not start a kernel."""
+
+
+@dataclass
+class KernelProcess:
+    """One sandboxed interpreter, as the pool holds it: a channel and four descriptors."""
+
+    channel: socket.socket
+    handles: jail.Handles
+    host_uid: int
+    workdir: str | None = None
+
+    def interrupt(self) -> bool:
+        return _signal(self.handles.kernel_pidfd, signal.SIGINT)
+
+    def kill(self) -> None:
+        _signal(self.handles.root_pidfd, signal.SIGKILL)
+
+    def exit_reason(self) -> str:
+        """Why the session ended, as its init reported it (empty if it did not say)."""
+        os.set_blocking(self.handles.status_fd, False)
+        try:
+            return os.read(self.handles.status_fd, 512).decode(errors="replace")
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        self.kill()
+        self.channel.close()
+        for fd in self.handles.as_list():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _signal(pidfd: int, signum: int) -> bool:
+    try:
+        signal.pidfd_send_signal(pidfd, signum)
+        return True
+    except (ProcessLookupError, OSError):
+        return False
+
+
+class Sandbox:
+    """Owns the fork server process; `spawn` is blocking and thread-safe."""
+
+    def __init__(self, settings: PoolSettings) -> None:
+        self.settings = settings
+        self.isolation = ""
+        self.layers: dict[str, bool] = {}
+        self.info: dict = {}
+        self._runtime = Path(tempfile.mkdtemp(prefix="sessionpool-"))
+        self._control: socket.socket | None = None
+        self._process: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the fork server, then pick the strongest isolation that really works."""
+        self._start_fork_server()
+        for tier in TIERS[self.settings.isolation]:
+            try:
+                self.layers = self._probe(tier)
+            except SandboxError as error:
+                log.warning("isolation %s is not available here: %s", tier, error)
+                continue
+            self.isolation = tier
+            self._log_layers()
+            return
+        raise SandboxError(
+            "no isolation is available on this host (see the warnings above); set "
+            "SESSION_POOL_ISOLATION=none to run code without any isolation, at your own risk"
+        )
+
+    def _start_fork_server(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        limits = jail.Limits(
+            memory_mb=self.settings.memory_mb,
+            disk_mb=self.settings.disk_mb,
+            tmp_mb=self.settings.tmp_mb,
+            max_processes=self.settings.max_processes,
+            max_open_files=self.settings.max_open_files,
+            cpu_seconds=self.settings.cpu_seconds,
+        )
+        _check_interpreter_readable()
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "HOME": str(self._runtime),
+            "MPLBACKEND": "Agg",
+            "MPLCONFIGDIR": str(self._runtime / "mpl"),
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONPATH": str(PACKAGE_ROOT),
+        }
+        config = json.dumps({"limits": asdict(limits)})
+        self._process = subprocess.Popen(
+            [sys.executable, "-s", "-m", "sessionpool.zygote", str(child.fileno()), config],
+            env=env,
+            cwd=self._runtime,
+            pass_fds=[child.fileno()],
+            stdin=subprocess.DEVNULL,
+        )
+        child.close()
+        self._control = parent
+        parent.settimeout(READY_TIMEOUT)
+        try:
+            self.info, _ = protocol.recv(parent)
+        except (EOFError, OSError) as error:
+            raise SandboxError(f"the fork server did not start: {error}") from error
+        parent.settimeout(None)
+        log.info(
+            "fork server ready: Python %s, data stack preloaded in %d ms%s",
+            self.info["python"],
+            self.info["preload_ms"],
+            f" (missing: {', '.join(self.info['missing'])})" if self.info["missing"] else "",
+        )
+
+    def _probe(self, tier: str) -> dict[str, bool]:
+        uid = self.settings.sandbox_uid_base if os.geteuid() == 0 else os.geteuid()
+        kernel, layers = self._spawn(tier, uid)
+        try:
+            protocol.send(kernel.channel, {"op": "execute", "code": "1+1", "max_output": 100})
+            reply, _ = protocol.recv(kernel.channel)
+        except (EOFError, OSError) as error:
+            raise SandboxError(f"the probe session failed: {error}") from error
+        finally:
+            kernel.close()
+        if reply.get("result") != 2:
+            raise SandboxError(f"the probe session answered {reply!r}")
+        return layers
+
+    def _log_layers(self) -> None:
+        for layer, on in self.layers.items():
+            if on:
+                log.info("isolation layer on: %s", layer)
+            else:
+                log.warning("isolation layer missing: %s", layer)
+        for missing in MISSING_LAYERS.get(self.isolation, []):
+            log.warning("isolation layer missing: %s", missing)
+
+    def spawn(self, host_uid: int) -> KernelProcess:
+        """Fork a new isolated kernel; blocks for the ~20 ms it takes, so call it in a thread."""
+        kernel, _ = self._spawn(self.isolation, host_uid)
+        return kernel
+
+    def _spawn(self, tier: str, host_uid: int) -> tuple[KernelProcess, dict]:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        workdir = None
+        if tier != "namespaces":
+            workdir = tempfile.mkdtemp(prefix="session-", dir=self._runtime)
+        request = {"op": "spawn", "isolation": tier, "host_uid": host_uid, "workdir": workdir}
+        try:
+            with self._lock:
+                if self._control is None:
+                    raise SandboxError("the sandbox is stopped")
+                protocol.send(self._control, request, [theirs.fileno()])
+                protocol.recv(self._control)
+            theirs.close()
+            ours.settimeout(HELLO_TIMEOUT)
+            hello, fds = protocol.recv(ours, maxfds=4)
+        except (EOFError, OSError) as error:
+            ours.close()
+            raise SandboxError(f"the session did not start: {error}") from error
+        if hello.get("op") != "hello" or len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            ours.close()
+            raise SandboxError(hello.get("message", "the session did not start").strip())
+        ours.settimeout(None)
+        kernel = KernelProcess(ours, jail.Handles(*fds), host_uid, workdir)
+        return kernel, hello["layers"]
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+        if self._process is not None:
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        shutil.rmtree(self._runtime, ignore_errors=True)
+
+
+def _check_interpreter_readable() -> None:
+    """A sandbox must see Python at the same paths; say so clearly when it cannot."""
+    for path in {sys.base_prefix, sys.prefix}:
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise SandboxError(
+                f"the Python installation at {path} is not readable by uid {os.geteuid()}; "
+                "install Python under /usr or /opt (or another readable place) for the pool"
+            )

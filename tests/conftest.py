@@ -1,0 +1,40 @@
+"""Fixtures shared by every suite: real servers on 127.0.0.1."""
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from subprocess import Popen
+
+import pytest
+
+from tests.support.servers import free_port, running_server
+
+
+@dataclass
+class RunningPool:
+    """A local session pool started as a child process."""
+
+    endpoint: str
+    api_key: str
+    process: Popen
+
+
+@contextmanager
+def start_session_pool(**settings: object) -> Iterator[RunningPool]:
+    """`python -m sessionpool` on a free port with a random key; `settings` are SESSION_POOL_*."""
+    port = free_port()
+    key = secrets.token_urlsafe(32)
+    env = {f"SESSION_POOL_{name.upper()}": str(value) for name, value in settings.items()}
+    env["SESSION_POOL_API_KEY"] = key
+    endpoint = f"http://127.0.0.1:{port}"
+    args = ["-m", "sessionpool", "--host", "127.0.0.1", "--port", str(port)]
+    with running_server(args, f"{endpoint}/healthz", env=env, timeout=120) as process:
+        yield RunningPool(endpoint, key, process)
+
+
+@pytest.fixture(scope="session")
+def session_pool() -> Iterator[RunningPool]:
+    """The real local pool, shared by the whole test session: `.endpoint`, `.api_key`."""
+    with start_session_pool() as pool:
+        yield pool
