@@ -1,0 +1,58 @@
+"""Schemathesis against the real local session pool: no 5xx, every answer as documented."""
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.security.pool_openapi import FUZZ_IDENTIFIERS, SESSIONS, pool_openapi
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+schema = schemathesis.openapi.from_dict(pool_openapi())
+
+
+@pytest.fixture(scope="module")
+def pool(session_pool):
+    """The shared pool; the sessions fuzzing made are deleted afterwards."""
+    yield session_pool
+    headers = {"Authorization": f"Bearer {session_pool.api_key}"}
+    for identifier in FUZZ_IDENTIFIERS:
+        params = {"api-version": SESSIONS[-1], "identifier": identifier}
+        httpx.delete(f"{session_pool.endpoint}/session", params=params, headers=headers)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    database=None,
+)
+def test_the_pool_answers_every_request_as_documented(case, pool) -> None:
+    case.call_and_validate(
+        base_url=pool.endpoint,
+        headers={"Authorization": f"Bearer {pool.api_key}"},
+        checks=CHECKS,
+        timeout=30,
+    )
+
+
+def test_requests_without_the_key_are_refused_with_azures_error_body(pool) -> None:
+    params = {"api-version": SESSIONS[-1], "identifier": FUZZ_IDENTIFIERS[0]}
+    missing = httpx.get(f"{pool.endpoint}/session", params=params)
+    wrong = httpx.get(
+        f"{pool.endpoint}/session", params=params, headers={"Authorization": "Bearer nope"}
+    )
+    assert missing.status_code == 401 and wrong.status_code == 403
+    assert missing.json()["error"]["code"] and wrong.headers["x-ms-error-code"]
