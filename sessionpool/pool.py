@@ -267,9 +267,23 @@ class Pool:
             outcome.succeeded = False
             outcome.stderr += (
                 f"{NOTE} The code ran past its {timeout:g} s timeout and was interrupted; "
-                "the session's variables are kept.\n"
+                "the session's variables are kept"
             )
+            outcome.stderr += await self._stop_processes(session)
         return outcome
+
+    async def _stop_processes(self, session: Session) -> str:
+        """After a timeout, end what the code left running (a fork bomb, a busy daemon)."""
+        session.writer.write(protocol.encode({"op": "stop_processes"}))
+        try:
+            await session.writer.drain()
+            reply = await asyncio.wait_for(session.receive(), self.settings.interrupt_grace_seconds)
+        except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+            session.kernel.kill()  # the channel may be mid-frame: the next call restarts it
+            return ".\n"
+        if reply.get("stopped"):
+            return "; the processes it started were stopped.\n"
+        return ".\n"
 
     async def _replace(self, session: Session, reason: str, started: float) -> Outcome:
         old = session.kernel
