@@ -16,13 +16,20 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from bench.load_proc import pid_listening_on, rss_kib, start_scripted_llm, start_service
+from bench.load_proc import (
+    pid_listening_on,
+    rss_kib,
+    start_scripted_llm,
+    start_service,
+    tree_pss_kib,
+)
 
 
 @dataclass
@@ -75,8 +82,12 @@ async def converse(client: httpx.AsyncClient, number: int, deadline: float, resu
         step += 1
 
 
-async def run_load(url: str, conversations: int, duration: float, headers: dict) -> Results:
+async def run_load(
+    url: str, conversations: int, duration: float, headers: dict, warm: Callable[[], None]
+) -> Results:
     results = Results()
+    # Every conversation has its session by then: from here on, memory should stay flat.
+    asyncio.get_running_loop().call_later(duration / 4, warm)
     limits = httpx.Limits(max_connections=conversations, max_keepalive_connections=conversations)
     timeout = httpx.Timeout(120.0, connect=10.0)
     async with httpx.AsyncClient(
@@ -94,7 +105,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def print_report(results: Results, elapsed: float, before: dict, after: dict) -> None:
+def print_report(results: Results, elapsed: float, memory_at: dict[str, dict]) -> None:
     served = len(results.latencies) - sum(
         v for k, v in results.errors.items() if k.startswith("HTTP")
     )
@@ -106,14 +117,18 @@ def print_report(results: Results, elapsed: float, before: dict, after: dict) ->
         ordered = sorted(results.latencies)
         figures = [f"p{q}={percentile(ordered, q) * 1000:.0f} ms" for q in (50, 95, 99)]
         print(f"latency: {' '.join(figures)} mean={statistics.fmean(ordered) * 1000:.0f} ms")
-    for name, kib in before.items():
-        print(f"RSS {name}: {kib / 1024:.1f} MiB before, {after.get(name, 0) / 1024:.1f} MiB after")
+    for name in memory_at["before"]:
+        figures = ", ".join(f"{at} {m[name] / 1024:.1f}" for at, m in memory_at.items() if m)
+        print(f"{name} (MiB): {figures}")
 
 
 def memory(pid: int | None) -> dict[str, int]:
     if pid is None:
         return {}
-    return {f"service (pid {pid})": rss_kib(pid), "service + children": rss_kib(pid, children=True)}
+    return {
+        f"RSS of the service (pid {pid})": rss_kib(pid),
+        "PSS of the service, the pool and its sessions": tree_pss_kib(pid),
+    }
 
 
 @contextmanager
@@ -142,11 +157,20 @@ def main(argv: list[str] | None = None) -> int:
         if not url.startswith(("http://127.", "http://localhost", "http://[::1]")):
             print("refusing to load anything but a loopback address", file=sys.stderr)
             return 2
-        before = memory(pid)
+        memory_at = {"before": memory(pid), "after 1/4 of the run": {}}
         started = time.monotonic()
-        results = asyncio.run(run_load(url, args.conversations, args.duration, headers))
+        results = asyncio.run(
+            run_load(
+                url,
+                args.conversations,
+                args.duration,
+                headers,
+                lambda: memory_at["after 1/4 of the run"].update(memory(pid)),
+            )
+        )
         elapsed = time.monotonic() - started
-        print_report(results, elapsed, before, memory(pid))
+        memory_at["after"] = memory(pid)
+        print_report(results, elapsed, memory_at)
     return 1 if results.errors or results.wrong else 0
 
 

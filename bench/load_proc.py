@@ -63,20 +63,24 @@ def start_service(llm_url: str, data_dir: Path, conversations: int) -> Iterator[
         stop(proc)
 
 
-def rss_kib(pid: int, children: bool = False) -> int:
-    """VmRSS of `pid` in KiB, with its descendants' when asked."""
-    total = _status_rss(pid)
-    if children:
-        total += sum(rss_kib(child, children=True) for child in _children(pid))
-    return total
+def rss_kib(pid: int) -> int:
+    """VmRSS of `pid` in KiB (0 once it is gone)."""
+    return _field(f"/proc/{pid}/status", "VmRSS:")
 
 
-def _status_rss(pid: int) -> int:
+def tree_pss_kib(pid: int) -> int:
+    """Proportional set size of `pid` and its descendants: pages shared by the pool's
+    forked sessions are counted once in total, not once per process as RSS would."""
+    own = _field(f"/proc/{pid}/smaps_rollup", "Pss:")
+    return own + sum(tree_pss_kib(child) for child in _children(pid))
+
+
+def _field(path: str, name: str) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(name):
                 return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass
     return 0
 
