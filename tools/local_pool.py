@@ -60,6 +60,19 @@ class LocalSessionPool(SessionPool):
         except TimeoutError:
             raise PoolUnavailable("the local session pool is restarting; try again") from None
 
+    async def recover(self, timeout: float) -> None:
+        """Wait until the supervisor has noticed a crash and the restarted pool answers."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            while loop.time() < deadline:
+                if self._ready.is_set():
+                    with contextlib.suppress(httpx.TransportError):
+                        await client.get(f"{self.endpoint}healthz")
+                        return
+                await asyncio.sleep(0.05)
+        raise PoolUnavailable("the local session pool did not come back in time")
+
     async def stop(self) -> None:
         self._stopping = True
         if self._supervisor:

@@ -5,6 +5,7 @@ from urllib.parse import urlparse
 
 from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 
+from errors import PoolUnavailable
 from settings import Settings
 
 DYNAMIC_SESSIONS_SCOPE = "https://dynamicsessions.io/.default"
@@ -32,6 +33,10 @@ class SessionPool:
 
     async def wait_ready(self, timeout: float) -> None:
         """Return once the pool can take calls (at once for a remote pool)."""
+
+    async def recover(self, timeout: float) -> None:
+        """After a refused connection: wait for the pool to come back, or give up."""
+        raise PoolUnavailable("the code session pool is not reachable")
 
 
 class RemoteSessionPool(SessionPool):

@@ -50,15 +50,26 @@ class PoolClient:
         self, method: str, route: str, session: str, api_version: str = FILES_API_VERSION, **kw
     ) -> httpx.Response:
         params = {"identifier": session, "api-version": api_version}
-        headers = {"Authorization": f"Bearer {self._pool.token()}"}
+        url = self._pool.endpoint + route
         try:
-            response = await self._http.request(
-                method, self._pool.endpoint + route, params=params, headers=headers, **kw
-            )
-        except httpx.TransportError as error:
-            raise PoolUnavailable(f"the code session pool is not reachable ({error})") from None
+            response = await self._send(method, url, params, kw)
+        except httpx.TransportError:
+            # A restarted local pool refuses connections for a moment and drops kept-alive ones.
+            await self._pool.recover(timeout=30.0)
+            response = await _mapped(self._send(method, url, params, kw))
         _raise_for_status(response)
         return response
+
+    async def _send(self, method: str, url: str, params: dict, kw: dict) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self._pool.token()}"}
+        return await self._http.request(method, url, params=params, headers=headers, **kw)
+
+
+async def _mapped(call):
+    try:
+        return await call
+    except httpx.TransportError as error:
+        raise PoolUnavailable(f"the code session pool is not reachable ({error!r})") from None
 
 
 def _file_entry(properties: dict) -> dict:

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from typing import Any
 
 import requests
+import urllib3
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
@@ -33,7 +34,20 @@ RESET_NOTE = (
     "The code session was reset (the session pool restarted), so variables and files from "
     "earlier turns are gone; this code ran in a fresh session."
 )
+LOST_DURING_RUN = (
+    "The connection to the code session was lost while this code ran: the session was reset "
+    "(its variables and files are gone). Run the code again if it is safe to repeat."
+)
 CACHED_SESSIONS = 512
+
+
+class _Refused(PoolUnavailable):
+    """The pool refused the connection, so the code did not start."""
+
+
+def _refused(error: requests.ConnectionError) -> bool:
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
 
 
 class PythonCode(BaseModel):
@@ -66,6 +80,14 @@ class SessionPythonTool(BaseTool):
         session = session_for(config)
         await self.pool.wait_ready(timeout=30.0)
         try:
+            return await self._bounded(session, python_code)
+        except _Refused:
+            # A local pool being restarted refuses connections; the code never started.
+            await self.pool.recover(timeout=30.0)
+            return await self._bounded(session, python_code)
+
+    async def _bounded(self, session: str, python_code: str) -> tuple[str, dict]:
+        try:
             # The official tool uses blocking requests without a timeout; bound the wait here.
             return await asyncio.wait_for(
                 asyncio.to_thread(self._execute, session, python_code), self.timeout
@@ -77,8 +99,10 @@ class SessionPythonTool(BaseTool):
         note = self._reset_note(session)
         try:
             _content, response = self._official_tool(session)._run(python_code)
-        except requests.ConnectionError:
-            raise PoolUnavailable("the code session pool is not reachable") from None
+        except requests.ConnectionError as error:
+            if _refused(error):
+                raise _Refused("the code session pool is not reachable") from None
+            response = {"status": "Failure", "result": "", "stderr": LOST_DURING_RUN}
         except requests.HTTPError as error:
             status = error.response.status_code if error.response is not None else "?"
             raise PoolUnavailable(f"the code session pool answered {status}") from None
