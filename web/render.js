@@ -76,7 +76,7 @@ export function stepBlock(step, open) {
   const state = running ? "running…" : failed ? "error" : stopped ? "stopped" : "ok";
   return el(
     "details",
-    { class: `step${failed ? " failed" : ""}${running ? " running" : ""}`, open: open || failed },
+    { class: `step ${running ? "running" : failed ? "failed" : stopped ? "stopped" : "ok"}`, open: open || failed },
     el("summary", {}, "Python code ", el("span", { class: "status" }, state)),
     section("Code", "code", step.code || ""),
     section("Output", "stdout", step.stdout || ""),

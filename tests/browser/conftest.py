@@ -1,0 +1,104 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright, against the real service.
+
+The service runs as a child process with the scripted model (Azure OpenAI protocol) and the
+real local session pool; every test opens a fresh browser context and saves a screenshot of
+each step under test-artifacts/browser/.
+"""
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.service.conftest import Service, azure_env, pool_env, run_service
+from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
+from tests.support.servers import ROOT
+
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+# The system browser: Playwright's own downloads are not available offline.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Chromium is missing: `make install` installs Debian's `chromium` package")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[ScriptedLLM]:
+    with ScriptedLLM(arithmetic_brain) as llm:
+        yield llm
+
+
+@pytest.fixture
+def llm(model: ScriptedLLM) -> Iterator[ScriptedLLM]:
+    """The scripted model with an empty queue; unscripted calls go to the arithmetic brain."""
+    model.reset(arithmetic_brain)
+    yield model
+    model.reset(arithmetic_brain)
+
+
+@pytest.fixture(scope="module")
+def service(model, session_pool, tmp_path_factory) -> Iterator[Service]:
+    env = {**azure_env(model), **pool_env(session_pool), "LLM_TIMEOUT_SECONDS": "20"}
+    with run_service(env, tmp_path_factory.mktemp("browser-data")) as running:
+        yield running
+
+
+class Shots:
+    """Numbered screenshots of one test: test-artifacts/browser/<test>-<n>-<step>.png."""
+
+    def __init__(self, page: Page, test_name: str) -> None:
+        self.page = page
+        self.prefix = re.sub(r"[^\w-]+", "_", test_name)
+        self.count = 0
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob(f"{self.prefix}-*.png"):
+            old.unlink()
+
+    def __call__(self, step: str) -> Path:
+        self.count += 1
+        path = ARTIFACTS / f"{self.prefix}-{self.count:02d}-{step}.png"
+        self.page.screenshot(path=path)
+        return path
+
+
+@pytest.fixture
+def page(browser: Browser, service: Service) -> Iterator[Page]:
+    """A fresh context (no stored key, no cookies) whose relative URLs go to the service."""
+    context = browser.new_context(viewport=DESKTOP, base_url=service.url, accept_downloads=True)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def shot(page: Page, request: pytest.FixtureRequest) -> Shots:
+    return Shots(page, request.node.name)

@@ -1,0 +1,90 @@
+"""Files and plots on the chat page: upload a CSV, see a plot inline, download what code wrote."""
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.page import ask, open_new_chat, open_steps, script_code_turn
+from tests.support.scripted_llm import Text, ToolCall
+
+CSV = "city,population\nLyon,522969\nNice,348085\nNantes,323204\nLille,236710\nBrest,139926\n"
+
+
+def test_uploaded_csv_is_listed_and_its_rows_counted(page: Page, shot, llm, tmp_path) -> None:
+    open_new_chat(page)
+    csv = tmp_path / "cities.csv"
+    csv.write_text(CSV)
+    page.get_by_label("Upload a file").set_input_files(csv)
+    expect(page.get_by_role("status")).to_contain_text("Uploaded cities.csv")
+    expect(page.get_by_role("link", name="Download cities.csv")).to_be_visible()
+    shot("uploaded")
+
+    script_code_turn(llm, "import pandas as pd\nlen(pd.read_csv('/mnt/data/cities.csv'))")
+    answer = ask(page, "How many rows does cities.csv have?")
+    expect(answer.locator(".text")).to_contain_text("The result is 5.")
+    expect(open_steps(answer).first.locator(".result pre")).to_have_text("5")
+    # The agent was told which files the session holds.
+    prompts = [str(r["body"]["messages"]) for r in llm.requests if r["body"].get("tools")]
+    assert any("cities.csv" in prompt for prompt in prompts)
+    shot("row-count")
+
+
+def test_plot_appears_inline(page: Page, shot, llm) -> None:
+    open_new_chat(page)
+    llm.script(
+        ToolCall("RouteDecision", {"route": "python"}),
+        ToolCall(
+            "Python_REPL",
+            {
+                "python_code": "import matplotlib.pyplot as plt\n"
+                "plt.plot([1, 2, 3, 4], [1, 4, 9, 16])\nplt.title('squares')\nplt.show()"
+            },
+        ),
+        Text("Here is the plot of the squares."),
+    )
+    answer = ask(page, "Plot the squares of 1 to 4")
+    image = answer.get_by_role("img", name="Plot 1 made by the code")
+    expect(image).to_be_visible()
+    size = image.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+    assert size[0] and size[1] > 100 and size[2] > 100, f"the plot did not decode: {size}"
+    expect(answer.locator(".text")).to_have_text("Here is the plot of the squares.")
+    shot("plot")
+
+
+def test_file_written_by_code_downloads(page: Page, shot, llm, tmp_path) -> None:
+    open_new_chat(page)
+    script_code_turn(
+        llm,
+        "with open('/mnt/data/squares.csv', 'w') as f:\n"
+        "    f.write('n,square\\n' + ''.join(f'{n},{n * n}\\n' for n in range(1, 6)))\n"
+        "'written'",
+    )
+    ask(page, "Write the squares of 1 to 5 to squares.csv")
+    link = page.get_by_role("link", name="Download squares.csv")
+    expect(link).to_be_visible()
+    shot("file-listed")
+
+    with page.expect_download() as download:
+        link.click()
+    saved = tmp_path / "downloaded.csv"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == "squares.csv"
+    assert saved.read_text() == "n,square\n1,1\n2,4\n3,9\n4,16\n5,25\n"
+    shot("downloaded")
+
+
+def test_download_with_a_stored_key_is_byte_exact(page: Page, shot, llm, tmp_path) -> None:
+    """With an API key saved, downloads go through fetch() with the bearer header."""
+    open_new_chat(page)
+    page.get_by_text("Settings").click()
+    page.get_by_label("API key").fill("a-key-this-service-does-not-need")
+    page.get_by_role("button", name="Save key").click()
+    script_code_turn(llm, "open('/mnt/data/bytes.bin', 'wb').write(bytes(range(256)) * 4)")
+    ask(page, "Write some bytes")
+    sent = []
+    page.on("request", lambda r: sent.append(r.headers.get("authorization")))
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download bytes.bin").click()
+    saved = tmp_path / "bytes.bin"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == bytes(range(256)) * 4
+    assert "Bearer a-key-this-service-does-not-need" in sent
+    shot("downloaded-with-key")
