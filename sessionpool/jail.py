@@ -64,7 +64,7 @@ class Layout:
     etc: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
-    def of_this_host(cls) -> "Layout":
+    def of_this_host(cls, excluded: str | None = None) -> "Layout":
         layout = cls(binds=["/usr"])
         for name in TOP_LEVEL:
             path = f"/{name}"
@@ -72,9 +72,14 @@ class Layout:
                 layout.links[path] = os.readlink(path)
             elif os.path.isdir(path):
                 layout.binds.append(path)
-        for prefix in {sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix}:
-            real = os.path.realpath(prefix)
-            if not any(real == b or real.startswith(b + "/") for b in layout.binds):
+        prefixes = [sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix]
+        # Every import directory too (a .pth file may point outside the prefixes), but never
+        # the pool's own code, nor the fork server's working directory.
+        private = {os.path.realpath(p) for p in (os.getcwd(), excluded) if p}
+        for entry in prefixes + [p for p in sys.path if p and os.path.isdir(p)]:
+            real = os.path.realpath(entry)
+            covered = any(real == b or real.startswith(b + "/") for b in layout.binds)
+            if not covered and real not in private:
                 layout.binds.append(real)
         layout.etc = {"passwd": ETC_PASSWD.encode(), "group": ETC_GROUP.encode()}
         layout.etc |= {"hosts": ETC_HOSTS.encode(), "hostname": f"{HOSTNAME}\n".encode()}
@@ -137,27 +142,33 @@ def _map_ids(inside: int, outside: int) -> None:
 
 
 def _build_root(layout: Layout, limits: Limits, owner: int | None) -> None:
+    """Assemble the session's root in a tmpfs at NEW_ROOT, read-only once done."""
     root = NEW_ROOT
     flags = linux.MS_NOSUID | linux.MS_NODEV
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    # Descriptors first: the tmpfs mounted at NEW_ROOT may hide a Python that lives under it.
+    sources = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in layout.binds}
+    devices = {name: os.open(f"/dev/{name}", os.O_PATH | os.O_CLOEXEC) for name in DEVICES}
     linux.mount("tmpfs", root, "tmpfs", flags, "size=4m,mode=0755")
-    for path in layout.binds:
-        os.makedirs(root + path, exist_ok=True)
-        _bind_read_only(path, root + path)
-    for path, target in layout.links.items():
-        os.symlink(target, root + path)
-    _build_dev(root, limits)
-    os.makedirs(root + "/etc")
-    for name, content in layout.etc.items():
-        with open(f"{root}/etc/{name}", "wb") as file:
-            file.write(content)
-    for path in ("/proc", "/tmp", "/mnt/data"):
-        os.makedirs(root + path, exist_ok=True)
+    for path in ("/proc", "/tmp", "/mnt/data", "/etc"):
+        os.makedirs(root + path)
+    # The writable mounts come before the binds, so a Python under /tmp is bound on top.
     linux.mount("tmpfs", root + "/tmp", "tmpfs", flags, f"size={limits.tmp_mb}m,mode=1777")
     data = f"size={limits.disk_mb}m,nr_inodes=65536,mode=0700"
     if owner is not None:
         data += f",uid={owner},gid={owner}"
     linux.mount("tmpfs", root + "/mnt/data", "tmpfs", flags, data)
+    for path, fd in sources.items():
+        os.makedirs(root + path, exist_ok=True)
+        _bind_read_only(f"/proc/self/fd/{fd}", root + path)
+    for path, target in layout.links.items():
+        os.symlink(target, root + path)
+    _build_dev(root, devices, limits)
+    for name, content in layout.etc.items():
+        with open(f"{root}/etc/{name}", "wb") as file:
+            file.write(content)
+    for fd in (*sources.values(), *devices.values()):
+        os.close(fd)
     linux.mount(None, root, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | flags)
 
 
@@ -167,13 +178,13 @@ def _bind_read_only(source: str, target: str) -> None:
     linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | keep)
 
 
-def _build_dev(root: str, limits: Limits) -> None:
+def _build_dev(root: str, devices: dict[str, int], limits: Limits) -> None:
     dev = root + "/dev"
     os.makedirs(dev)
     linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "size=64k,mode=0755")
-    for name in DEVICES:
+    for name, fd in devices.items():
         open(f"{dev}/{name}", "w").close()
-        linux.mount(f"/dev/{name}", f"{dev}/{name}", None, linux.MS_BIND)
+        linux.mount(f"/proc/self/fd/{fd}", f"{dev}/{name}", None, linux.MS_BIND)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0")):
         os.symlink(target, f"{dev}/{name}")
     os.symlink("/proc/self/fd/1", f"{dev}/stdout")

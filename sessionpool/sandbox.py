@@ -129,7 +129,7 @@ class Sandbox:
             "MKL_NUM_THREADS": "1",
             "PYTHONPATH": str(PACKAGE_ROOT),
         }
-        config = json.dumps({"limits": asdict(limits)})
+        config = json.dumps({"limits": asdict(limits), "package_root": str(PACKAGE_ROOT)})
         self._process = subprocess.Popen(
             [sys.executable, "-s", "-m", "sessionpool.zygote", str(child.fileno()), config],
             env=env,

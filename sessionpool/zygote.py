@@ -47,7 +47,7 @@ def main() -> None:
     limits = jail.Limits(**config["limits"])
     started = time.perf_counter()
     missing = _preload()
-    layout = jail.Layout.of_this_host()
+    layout = jail.Layout.of_this_host(excluded=config["package_root"])
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, _reap)
     gc.collect()
