@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -14,6 +15,8 @@ from conversations import ConversationStore, build_engine
 from llms import build_chat_model, describe_model
 from settings import Settings
 from tools import PoolClient, SessionPool, SessionPythonTool, build_session_pool
+
+BLOCKING_THREADS = 64
 
 
 @dataclass
@@ -31,6 +34,9 @@ class Services:
     chat: Runnable
 
     async def start(self) -> None:
+        # Each running tool call holds a thread for its whole execution (the official tool is
+        # synchronous); the default executor's few threads would queue conversations.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(BLOCKING_THREADS))
         await asyncio.to_thread(self.store.create_tables)
         await self.pool.start()
 

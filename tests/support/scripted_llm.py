@@ -6,6 +6,7 @@ streams (tool-call deltas included), so the real `ChatOpenAI` and `AzureChatOpen
 are exercised end to end.
 """
 
+import contextlib
 import json
 import re
 import threading
@@ -124,11 +125,13 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-type", "text/event-stream")
             self.send_header("connection", "close")
             self.end_headers()
-            for chunk in _stream_chunks(body, reply):
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
             self.close_connection = True
+            events = [f"data: {json.dumps(chunk)}\n\n" for chunk in _stream_chunks(body, reply)]
+            # A client that stops reading early (a stop button, a benchmark) is not an error.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                for event in [*events, "data: [DONE]\n\n"]:
+                    self.wfile.write(event.encode())
+                    self.wfile.flush()
 
     return Handler
 
