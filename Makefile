@@ -42,6 +42,7 @@ system-deps:
 	fi
 
 run: install
+	@echo "chat page  http://$(HOST):$(PORT)/ui/    playgrounds  http://$(HOST):$(PORT)/chat/playground/  http://$(HOST):$(PORT)/agent/playground/    API docs  http://$(HOST):$(PORT)/docs"
 	$(VENV)/bin/uvicorn server:app --host $(HOST) --port $(PORT)
 
 pool: install
