@@ -1,0 +1,342 @@
+"""`python -m bench.pool`: the local session pool side by side with one Jupyter kernel per session.
+
+Prints figures; asserts nothing. Sizes are flags, so `--quick` gives a rough picture fast.
+"""
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+warnings.filterwarnings("ignore", message=".*langchain-azure-compute.*")
+from langchain_azure_dynamic_sessions import SessionsPythonREPLTool  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIRST_CODE = "import numpy, pandas, matplotlib.pyplot\n1 + 1"
+WARM_CODE = "1 + 1"
+GEN1 = {"api-version": "2024-02-02-preview"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.pool", description=__doc__)
+    parser.add_argument("--sessions", type=int, default=100, help="new sessions timed")
+    parser.add_argument("--interval", type=float, default=0.05, help="pause between new sessions")
+    parser.add_argument("--calls", type=int, default=1000, help="warm calls timed")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per throughput run")
+    parser.add_argument("--idle", type=int, default=100, help="live sessions for memory")
+    parser.add_argument("--ready", type=int, default=4, help="SESSION_POOL_READY_SESSIONS")
+    parser.add_argument("--baseline-sessions", type=int, default=30, help="kernels timed")
+    parser.add_argument("--baseline-calls", type=int, default=300)
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sessions, args.calls, args.idle, args.duration = 20, 200, 20, 1.0
+        args.concurrency, args.baseline_sessions, args.baseline_calls = [4, 16], 5, 50
+    return args
+
+
+def percentiles(samples: list[float]) -> str:
+    if not samples:
+        return "n/a"
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    return f"{at(0.5):.2f} / {at(0.95):.2f} / {at(0.99):.2f} ms (n={len(samples)})"
+
+
+def timed(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def private_bytes(pid: int) -> int:
+    """USS: the pages only this process holds."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as file:
+            fields = dict(line.split(":", 1) for line in file if ":" in line)
+    except OSError:
+        return 0
+    return sum(int(fields[k].split()[0]) * 1024 for k in ("Private_Clean", "Private_Dirty"))
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as file:
+                    parent = int(file.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+# --- the local pool ---------------------------------------------------------------------
+
+
+@contextmanager
+def running_pool(ready: int, max_sessions: int) -> Iterator[tuple[str, str, subprocess.Popen]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    key = secrets.token_urlsafe(24)
+    env = {
+        **os.environ,
+        "SESSION_POOL_API_KEY": key,
+        "SESSION_POOL_READY_SESSIONS": str(ready),
+        "SESSION_POOL_MAX_SESSIONS": str(max_sessions),
+        "SESSION_POOL_LOG_LEVEL": "warning",
+    }
+    args = [sys.executable, "-m", "sessionpool", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{endpoint}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        time.sleep(1)  # let the ready sessions fill
+        yield endpoint, key, proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def measure_pool(args: argparse.Namespace) -> dict[str, str]:
+    figures = {}
+    needed = max(args.sessions, args.idle, max(args.concurrency)) + 10
+    with running_pool(args.ready, needed) as (endpoint, key, proc):
+
+        def tool(identifier: str) -> SessionsPythonREPLTool:
+            return SessionsPythonREPLTool(
+                pool_management_endpoint=endpoint,
+                access_token_provider=lambda: key,
+                session_id=identifier,
+            )
+
+        first = []
+        for index in range(args.sessions):
+            session = tool(f"first-{index}")
+            first.append(timed(lambda s=session: s.execute(FIRST_CODE)))
+            time.sleep(args.interval)
+        figures["first call, new identifier"] = percentiles(first)
+        _delete_all(endpoint, key, [f"first-{i}" for i in range(args.sessions)])
+
+        warm_tool = tool("warm")
+        warm_tool.execute(WARM_CODE)
+        figures["warm 1+1, official client"] = percentiles(
+            [timed(lambda: warm_tool.execute(WARM_CODE)) for _ in range(args.calls)]
+        )
+        with httpx.Client(base_url=endpoint, headers={"Authorization": f"Bearer {key}"}) as http:
+            params = GEN1 | {"identifier": "warm"}
+            body = {"properties": {"code": WARM_CODE}}
+            figures["warm 1+1, keep-alive HTTP"] = percentiles(
+                [
+                    timed(lambda: http.post("/code/execute", params=params, json=body))
+                    for _ in range(args.calls)
+                ]
+            )
+        for level in args.concurrency:
+            rate = asyncio.run(_pool_throughput(endpoint, key, level, args.duration))
+            figures[f"throughput, {level} sessions"] = f"{rate:,.0f} calls/s"
+        figures["private memory per idle session"] = _pool_memory(endpoint, key, proc, args.idle)
+    return figures
+
+
+def _delete_all(endpoint: str, key: str, identifiers: list[str]) -> None:
+    with httpx.Client(base_url=endpoint, headers={"Authorization": f"Bearer {key}"}) as http:
+        for identifier in identifiers:
+            http.delete(
+                "/session", params={"identifier": identifier, "api-version": "2025-02-02-preview"}
+            )
+
+
+async def _pool_throughput(endpoint: str, key: str, level: int, duration: float) -> float:
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=level, max_keepalive_connections=level)
+    async with httpx.AsyncClient(
+        base_url=endpoint, headers=headers, limits=limits, timeout=60
+    ) as http:
+
+        async def call(identifier: str) -> None:
+            params = GEN1 | {"identifier": identifier}
+            response = await http.post(
+                "/code/execute", params=params, json={"properties": {"code": WARM_CODE}}
+            )
+            response.raise_for_status()
+
+        identifiers = [f"load-{level}-{i}" for i in range(level)]
+        await asyncio.gather(*(call(i) for i in identifiers))
+        done = 0
+        deadline = time.perf_counter() + duration
+
+        async def worker(identifier: str) -> None:
+            nonlocal done
+            while time.perf_counter() < deadline:
+                await call(identifier)
+                done += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(i) for i in identifiers))
+        elapsed = time.perf_counter() - started
+        for identifier in identifiers:
+            await http.delete(
+                "/session", params={"identifier": identifier, "api-version": "2025-02-02-preview"}
+            )
+    return done / elapsed
+
+
+def _pool_memory(endpoint: str, key: str, proc: subprocess.Popen, idle: int) -> str:
+    identifiers = [f"idle-{i}" for i in range(idle)]
+    with httpx.Client(
+        base_url=endpoint, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as http:
+        for identifier in identifiers:
+            http.post(
+                "/code/execute",
+                params=GEN1 | {"identifier": identifier},
+                json={"properties": {"code": FIRST_CODE}},
+            )
+        time.sleep(1)
+        counts = http.get("/healthz").json()["sessions"]
+        zygotes = [p for p in descendants(proc.pid) if _parent(p) == proc.pid]
+        processes = [p for z in zygotes for p in descendants(z)]
+        total = sum(private_bytes(p) for p in processes)
+        holders = counts["live"] + counts["ready"]
+        per_session = total / max(holders, 1) / 2**20
+        return (
+            f"{per_session:.1f} MiB ({holders} sessions incl. {counts['ready']} ready, "
+            f"{len(processes)} processes)"
+        )
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as file:
+        return int(file.read().rsplit(")", 1)[1].split()[1])
+
+
+# --- the baseline: one Jupyter kernel per session -----------------------------------------
+
+
+def _start_kernel():
+    from jupyter_client.manager import start_new_kernel
+
+    return start_new_kernel(kernel_name="python3", startup_timeout=120, stderr=subprocess.DEVNULL)
+
+
+def _run(client, code: str) -> None:
+    client.execute_interactive(code, timeout=120, output_hook=lambda message: None)
+
+
+def measure_baseline(args: argparse.Namespace) -> dict[str, str]:
+    figures = {}
+    kernels = []
+    first = []
+    try:
+        for _ in range(args.baseline_sessions):
+            started = time.perf_counter()
+            manager, client = _start_kernel()
+            _run(client, FIRST_CODE)
+            first.append(time.perf_counter() - started)
+            kernels.append((manager, client))
+        figures["first call, new identifier"] = percentiles(first)
+        client = kernels[0][1]
+        warm = [timed(lambda: _run(client, WARM_CODE)) for _ in range(args.baseline_calls)]
+        figures["warm 1+1, official client"] = "n/a (no HTTP API)"
+        figures["warm 1+1, keep-alive HTTP"] = "n/a"
+        figures["warm 1+1, kernel client"] = percentiles(warm)
+        pids = [m.provisioner.process.pid for m, _ in kernels]
+        mean = statistics.mean(private_bytes(p) for p in pids) / 2**20
+        figures["private memory per idle session"] = f"{mean:.1f} MiB ({len(pids)} kernels)"
+        for level in args.concurrency:
+            while len(kernels) < level:
+                kernels.append(_start_kernel())
+            rate = _baseline_throughput([c for _, c in kernels[:level]], args.duration)
+            figures[f"throughput, {level} sessions"] = f"{rate:,.0f} calls/s"
+    finally:
+        for manager, client in kernels:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    return figures
+
+
+def _baseline_throughput(clients: list, duration: float) -> float:
+    done = [0] * len(clients)
+    deadline = time.perf_counter() + duration
+
+    def worker(index: int) -> None:
+        while time.perf_counter() < deadline:
+            _run(clients[index], WARM_CODE)
+            done[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(clients))]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.perf_counter() - started)
+
+
+def print_table(pool: dict[str, str], baseline: dict[str, str]) -> None:
+    rows = list(pool) + [k for k in baseline if k not in pool]
+    width = max(len(r) for r in rows) + 2
+    column = max([len(v) for v in (*pool.values(), *baseline.values())] + [24]) + 2
+    print(f"\n{'figure':<{width}}{'local session pool':<{column}}one Jupyter kernel per session")
+    print("-" * (width + 2 * column))
+    for row in rows:
+        print(f"{row:<{width}}{pool.get(row, 'n/a'):<{column}}{baseline.get(row, 'skipped')}")
+    print(
+        "\nlatencies are p50 / p95 / p99; first call runs "
+        f"{FIRST_CODE!r} on a new identifier;\ntargets (2-core machine): first call p50 <= 25 ms, "
+        "warm p50 <= 2 ms, <= 10 MB private memory per idle session"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(f"benchmarking the local session pool on {os.cpu_count()} CPUs ...", flush=True)
+    pool = measure_pool(args)
+    baseline = {}
+    if not args.skip_baseline:
+        print("benchmarking the baseline: one Jupyter kernel per session ...", flush=True)
+        baseline = measure_baseline(args)
+    print_table(pool, baseline)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
