@@ -82,12 +82,13 @@ export function messageFor(status, detail) {
 /** POST to a LangServe streaming endpoint; yields {event, data} for each server-sent event. */
 export async function* streamEvents(path, payload, signal) {
   const response = await request(path, { method: "POST", json: payload, signal });
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
   let buffer = "";
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
-    buffer += value;
+    buffer += decoder.decode(value, { stream: true });
     let match;
     while ((match = /\r?\n\r?\n/.exec(buffer))) {
       const block = buffer.slice(0, match.index);

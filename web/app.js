@@ -8,6 +8,9 @@ const $ = (id) => document.getElementById(id);
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const state = { id: "", controller: null, interrupted: false };
+const BROKEN_STREAM =
+  "The service broke off the answer without saying why: the model or the code session " +
+  "probably failed. Try again; if it keeps failing, the service log has the cause.";
 
 function newId() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -239,18 +242,28 @@ async function send(text) {
 
 async function streamTurn(text, answer, view, signal) {
   const payload = { input: { message: text }, config: { configurable: { conversation_id: state.id } } };
-  for await (const { event, data } of streamEvents("/chat/stream", payload, signal)) {
-    if (event === "end") return;
-    if (event === "error") throw streamError(answer.error || data);
-    if (event !== "data" || !data || typeof data !== "object") continue;
-    const changed = addChunk(answer, data);
-    if (changed.has("steps")) view.setSteps(answer.steps);
-    if (changed.has("route")) view.setRoute(answer.route, answer.steps.length > 0);
-    if (changed.has("output")) view.setText(answer.output);
-    const running = answer.steps.some((step) => step.status === "running");
-    view.setNote(running ? "Running Python…" : answer.output ? "" : "Thinking…");
-    scrollToEnd();
+  try {
+    for await (const { event, data } of streamEvents("/chat/stream", payload, signal)) {
+      if (event === "end") break;
+      if (event === "error") throw streamError(answer.error || data);
+      if (event === "data" && data && typeof data === "object") showChunk(data, answer, view);
+    }
+  } catch (err) {
+    if (err instanceof ApiError || err.name === "AbortError") throw err;
+    // The service drops the connection right after a failure; its error chunk may be all we got.
+    throw answer.error ? streamError(answer.error) : new ApiError(BROKEN_STREAM, 0);
   }
+  if (answer.error) throw streamError(answer.error);
+}
+
+function showChunk(data, answer, view) {
+  const changed = addChunk(answer, data);
+  if (changed.has("steps")) view.setSteps(answer.steps);
+  if (changed.has("route")) view.setRoute(answer.route, answer.steps.length > 0);
+  if (changed.has("output")) view.setText(answer.output);
+  const running = answer.steps.some((step) => step.status === "running");
+  view.setNote(running ? "Running Python…" : answer.output ? "" : "Thinking…");
+  scrollToEnd();
 }
 
 // The service sends {error: {status_code, message}} in the stream before LangServe's own,
@@ -307,7 +320,16 @@ function wire() {
   });
   $("message").addEventListener("input", autoGrow);
   $("stop").addEventListener("click", stop);
-  $("messages").addEventListener("click", closeMenu);
+  // On a phone the sidebar covers the chat: a tap beside it or Escape puts it away.
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("#sidebar, #menu")) closeMenu();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && document.body.classList.contains("menu-open")) {
+      closeMenu();
+      $("menu").focus();
+    }
+  });
   $("new-conversation").addEventListener("click", () => openConversation(newId(), { push: true }));
   $("file-input").addEventListener("change", async (event) => {
     for (const file of event.target.files) await upload(file);

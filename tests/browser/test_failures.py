@@ -21,6 +21,18 @@ def test_model_failure_is_shown_and_the_next_turn_works(page: Page, shot, llm) -
     shot("next-turn")
 
 
+def test_code_error_is_shown_as_an_error(page: Page, shot, llm) -> None:
+    open_new_chat(page)
+    script_code_turn(llm, "total = 1 / 0")
+    answer = ask(page, "Divide one by zero")
+    step = answer.locator("details.step")
+    expect(step).to_have_attribute("open", "")  # errors unfold by themselves
+    expect(step.locator("summary")).to_contain_text("error")
+    expect(step.locator(".stderr h4")).to_have_text("Error")
+    expect(step.locator(".stderr pre")).to_contain_text("ZeroDivisionError")
+    shot("code-error")
+
+
 def test_service_down_is_reported(browser, model, session_pool, tmp_path) -> None:
     env = {**azure_env(model), **pool_env(session_pool)}
     with run_service(env, tmp_path) as service:
