@@ -47,7 +47,7 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model() -> Iterator[ScriptedLLM]:
     with ScriptedLLM(arithmetic_brain) as llm:
         yield llm
@@ -61,7 +61,7 @@ def llm(model: ScriptedLLM) -> Iterator[ScriptedLLM]:
     model.reset(arithmetic_brain)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service(model, session_pool, tmp_path_factory) -> Iterator[Service]:
     env = {**azure_env(model), **pool_env(session_pool), "LLM_TIMEOUT_SECONDS": "20"}
     with run_service(env, tmp_path_factory.mktemp("browser-data")) as running:
