@@ -38,6 +38,7 @@ def pool(session_pool):
     deadline=None,
     suppress_health_check=list(HealthCheck),
     database=None,
+    derandomize=True,  # the same examples on every run: CI stays reproducible
 )
 def test_the_pool_answers_every_request_as_documented(case, pool) -> None:
     case.call_and_validate(
@@ -56,3 +57,18 @@ def test_requests_without_the_key_are_refused_with_azures_error_body(pool) -> No
     )
     assert missing.status_code == 401 and wrong.status_code == 403
     assert missing.json()["error"]["code"] and wrong.headers["x-ms-error-code"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a path with a newline misses the pool's catch-all route, so Starlette answers "
+    "its own text/plain 404; fix in sessionpool/app.py, then drop this mark",
+)
+def test_an_unroutable_path_gets_azures_json_error(pool) -> None:
+    response = httpx.get(
+        f"{pool.endpoint}/files/content/a%0Ab",
+        params={"api-version": "2024-02-02-preview", "identifier": FUZZ_IDENTIFIERS[0]},
+        headers={"Authorization": f"Bearer {pool.api_key}"},
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"]

@@ -1,0 +1,95 @@
+"""Schemathesis against the service's own OpenAPI: no 5xx, every answer as its schema says."""
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from tests.service.conftest import azure_env, pool_env, run_service
+from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
+
+EXAMPLES_PER_OPERATION = 5
+STREAMS = ("/stream", "/stream_log", "/stream_events")
+# LangServe's /batch answers 500 to invalid inputs (see the strict xfail below): fuzzed
+# again once it is fixed or disabled.
+KNOWN_500 = "/batch"
+
+
+# Known deviations, each waived narrowly here until the service fixes it (see the report):
+# 1. LangServe documents its SSE endpoints as application/json; they answer text/event-stream.
+# 2. A 422 whose `detail` is a string (the service's BadRequest, LangServe's batch-size check)
+#    breaks FastAPI's documented HTTPValidationError, whose `detail` is a list.
+def content_type_as_documented(ctx, response, case):
+    is_sse = response.headers.get("content-type", [""])[0].startswith("text/event-stream")
+    if is_sse and case.operation.path.endswith(STREAMS):
+        return None
+    return content_type_conformance(ctx, response, case)
+
+
+def body_as_documented(ctx, response, case):
+    if response.status_code == 422 and isinstance(response.json().get("detail"), str):
+        return None
+    return response_schema_conformance(ctx, response, case)
+
+
+# Not status_code_conformance: LangServe and FastAPI document only 200 and 422, while the
+# service rightly answers 400 (LangServe's bad config hash), 404, 413 and 429 as well.
+CHECKS = [not_a_server_error, content_type_as_documented, body_as_documented]
+
+
+@pytest.fixture(scope="module")
+def service_url(session_pool, tmp_path_factory) -> Iterator[str]:
+    """The real service, with the scripted model and the real pool."""
+    with ScriptedLLM(arithmetic_brain) as llm:
+        env = {**azure_env(llm), **pool_env(session_pool)}
+        with run_service(env, tmp_path_factory.mktemp("fuzz-data")) as service:
+            yield service.url
+
+
+def fuzz(operation, base_url: str) -> None:
+    # schemathesis.pytest.from_fixture does not work with pytest 9, so each operation gets
+    # its own Hypothesis test here, built once the service (and its schema) is up.
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+        derandomize=True,  # the same examples on every run: CI stays reproducible
+    )
+    def check(case) -> None:
+        case.call_and_validate(base_url=base_url, checks=CHECKS, timeout=60)
+
+    check()
+
+
+def test_the_service_answers_every_request_as_documented(service_url: str) -> None:
+    schema = schemathesis.openapi.from_url(f"{service_url}/openapi.json")
+    failures, tried = [], 0
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.path.endswith(KNOWN_500):
+            continue
+        tried += 1
+        try:
+            fuzz(operation, service_url)
+        except (Exception, BaseExceptionGroup) as failure:  # report every operation at once
+            failures.append(f"{operation.label}: {failure}")
+    assert tried > 20
+    assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LangServe's /batch lets pydantic's ValidationError escape as a 500; fix in "
+    "server.py (map it to 422, or add_routes(disabled_endpoints=['batch'])), then drop this mark",
+)
+@pytest.mark.parametrize("path", ["/chat/batch", "/agent/batch"])
+def test_an_invalid_batch_input_is_a_client_error(service_url: str, path: str) -> None:
+    bad = {"inputs": [{"message": "", "messages": [{"role": "?", "content": "x"}]}]}
+    response = httpx.post(f"{service_url}{path}", json=bad, timeout=60)
+    assert 400 <= response.status_code < 500
