@@ -35,7 +35,7 @@ def percentile(samples: list[float], q: float) -> float:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:8.1f}"
+    return f"{seconds * 1000:10.1f}"
 
 
 def new_config() -> dict:
@@ -123,7 +123,8 @@ def print_latency_row(label: str, floor: list[float], http: list[float]) -> None
 
 async def measure(targets: list, llm: ScriptedLLM) -> None:
     floor, http = targets
-    print(f"\n{'latency (ms)':<34}{'floor p50':>8}{'p99':>8}{'HTTP p50':>8}{'p99':>8}{'+p50':>8}")
+    columns = ("floor p50", "floor p99", "HTTP p50", "HTTP p99", "overhead")
+    print(f"\n{'latency (ms)':<34}" + "".join(f"{c:>10}" for c in columns))
     for route in ("direct", "python"):
         for stream, label in ((False, f"/chat/invoke, {route} route"), (True, "first token")):
             samples = [await latencies(t, route, stream) for t in targets]
