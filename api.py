@@ -1,5 +1,6 @@
 """REST routes beside LangServe: the caller's conversations, their files, and interrupts."""
 
+import contextlib
 import posixpath
 from typing import Annotated
 from urllib.parse import quote
@@ -51,7 +52,9 @@ async def get_conversation(conversation_id: str, user: CurrentUser, svc: AppServ
 async def delete_conversation(conversation_id: str, user: CurrentUser, svc: AppServices) -> None:
     """Forget the history, and end the code session with its variables and files."""
     session = _session(user, conversation_id)
-    await svc.pool_client.delete_session(session)
+    with contextlib.suppress(NotFound):
+        # A pool that never saw the session (or already expired it) has nothing to delete.
+        await svc.pool_client.delete_session(session)
     await run_in_threadpool(svc.store.delete, user, conversation_id)
 
 
