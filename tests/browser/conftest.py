@@ -30,6 +30,7 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+UPLOAD_LIMIT = 256 * 1024
 
 
 def chromium_path() -> str:
@@ -63,7 +64,12 @@ def llm(model: ScriptedLLM) -> Iterator[ScriptedLLM]:
 
 @pytest.fixture(scope="session")
 def service(model, session_pool, tmp_path_factory) -> Iterator[Service]:
-    env = {**azure_env(model), **pool_env(session_pool), "LLM_TIMEOUT_SECONDS": "20"}
+    env = {
+        **azure_env(model),
+        **pool_env(session_pool),
+        "LLM_TIMEOUT_SECONDS": "20",
+        "MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+    }
     with run_service(env, tmp_path_factory.mktemp("browser-data")) as running:
         yield running
 

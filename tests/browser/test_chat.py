@@ -105,3 +105,15 @@ def test_phone_width_keeps_the_chat_usable(page: Page, shot, llm) -> None:
     page.keyboard.press("Escape")
     expect(menu).to_have_attribute("aria-expanded", "false")
     expect(sidebar).to_be_hidden()
+
+
+def test_delete_removes_a_conversation(page: Page, shot, llm) -> None:
+    open_new_chat(page)
+    ask(page, "What is 9 * 9?")
+    delete = page.get_by_role("button", name="Delete “What is 9 * 9?”")
+    expect(delete).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
+    expect(page.get_by_role("button", name="What is 9 * 9?", exact=True)).to_have_count(0)
+    expect(page.locator("article.msg")).to_have_count(0)
+    shot("deleted")

@@ -2,6 +2,7 @@
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import UPLOAD_LIMIT
 from tests.browser.page import ask, open_new_chat, open_steps, script_code_turn
 from tests.support.scripted_llm import Text, ToolCall
 
@@ -25,6 +26,20 @@ def test_uploaded_csv_is_listed_and_its_rows_counted(page: Page, shot, llm, tmp_
     prompts = [str(r["body"]["messages"]) for r in llm.requests if r["body"].get("tools")]
     assert any("cities.csv" in prompt for prompt in prompts)
     shot("row-count")
+
+
+def test_too_large_upload_is_refused_clearly(page: Page, shot, tmp_path) -> None:
+    open_new_chat(page)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"x" * (UPLOAD_LIMIT + 1))
+    page.get_by_label("Upload a file").set_input_files(big)
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Upload of big.bin failed")
+    expect(alert).to_contain_text(
+        f"too large (413): the file is larger than the limit of {UPLOAD_LIMIT}"
+    )
+    expect(page.get_by_role("link", name="Download big.bin")).to_have_count(0)
+    shot("refused")
 
 
 def test_plot_appears_inline(page: Page, shot, llm) -> None:
