@@ -143,3 +143,23 @@ def test_a_message_over_the_length_limit_gets_413_naming_the_limit() -> None:
     assert ok.json() == {"chars": 10}
     assert long.status_code == 413
     assert "10 characters" in long.json()["detail"]
+
+
+async def _abandon_stream(url: str) -> list[int]:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with client.stream("POST", "/stream", headers=ALICE) as response:
+            async for _ in response.aiter_bytes():
+                break  # the client goes away in the middle of the answer
+        counts = []
+        for _ in range(500):
+            counts.append((await client.get("/running/alice")).json()["running"])
+            if counts[-1] == 0:
+                break
+            await asyncio.sleep(0.01)
+        return counts
+
+
+def test_a_client_that_hangs_up_mid_stream_gives_its_slot_back() -> None:
+    with serve(limited_app(max_concurrent_runs_per_user=1)) as url:
+        counts = asyncio.run(_abandon_stream(url))
+    assert counts[-1] == 0
