@@ -48,3 +48,8 @@ class Settings(BaseSettings):
     code_timeout_seconds: float = 240.0
 
     applicationinsights_connection_string: SecretStr | None = None
+
+    # LangSmith tracing, under LangSmith's own names (exported for the SDK when set in .env).
+    langsmith_tracing: bool = False
+    langsmith_api_key: SecretStr | None = None
+    langsmith_project: str | None = None

@@ -1,8 +1,16 @@
 """The /chat output and its stream chunks, which add up to the final output."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints, create_model
+
+
+def chat_input_model(max_chars: int) -> type[BaseModel]:
+    """The /chat input: one non-empty message of at most `max_chars` characters."""
+    message = Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_chars)
+    ]
+    return create_model("ChatInput", message=(message, Field(description="The user's message.")))
 
 
 class Step(BaseModel):
