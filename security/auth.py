@@ -99,7 +99,8 @@ class Authenticator:
                 return await anyio.to_thread.run_sync(self._entra.verify, credential)
             except KeysUnavailable as exc:
                 log.warning("Entra ID signing keys unavailable: %s", type(exc.__cause__).__name__)
-                raise HTTPException(503, "cannot check the token right now; retry later") from exc
+                detail = "cannot check the token right now; retry later"
+                raise HTTPException(503, detail, {"Retry-After": "30"}) from exc
             except InvalidToken as exc:
                 log.info("rejected an Entra ID token: %s", exc)
                 raise Unauthorized("invalid or expired token", invalid=True) from exc

@@ -174,4 +174,5 @@ def test_unreachable_keys_answer_503_not_401() -> None:
     with serve(app) as url:
         response = call(url, token())
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
     assert "retry" in response.json()["detail"]
