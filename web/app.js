@@ -1,16 +1,20 @@
-// The chat page: conversations in the URL, answers streamed from /chat/stream_events, files.
+// The chat page: conversations in the URL, answers streamed from /chat/stream, stop, settings.
 
-import { ApiError, apiKey, getJSON, request, setApiKey, streamEvents, url } from "./api.js";
+import { ApiError, apiKey, getJSON, request, setApiKey } from "./api.js";
+import { FileShelf } from "./files.js";
 import { AssistantView, el, userMessage } from "./render.js";
-import { addChunk } from "./chunks.js";
+import { streamTurn } from "./turn.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const state = { id: "", controller: null, interrupted: false };
-const BROKEN_STREAM =
-  "The service broke off the answer without saying why: the model or the code session " +
-  "probably failed. Try again; if it keeps failing, the service log has the cause.";
+const files = new FileShelf({
+  list: $("file-list"),
+  status: $("upload-status"),
+  conversation: () => state.id,
+  alert: (message, err) => showAlert(`${message} ${explain(err)}`),
+});
 
 function newId() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -28,6 +32,11 @@ function setUrl(id, push) {
   const target = new URL(location.href);
   target.searchParams.set("c", id);
   history[push ? "pushState" : "replaceState"](null, "", target);
+}
+
+function setTitle(title) {
+  $("title").textContent = title;
+  document.title = `${title} · Code interpreter`;
 }
 
 function showAlert(message) {
@@ -63,10 +72,10 @@ async function openConversation(id, { push = false } = {}) {
   state.id = id;
   setUrl(id, push);
   clearMessages();
-  $("title").textContent = "New conversation";
+  setTitle("New conversation");
   showAlert("");
   closeMenu();
-  await Promise.all([loadHistory(id), refreshFiles(), refreshConversations()]);
+  await Promise.all([loadHistory(id), files.refresh(), refreshConversations()]);
 }
 
 async function loadHistory(id) {
@@ -79,7 +88,7 @@ async function loadHistory(id) {
     return;
   }
   if (id !== state.id) return;
-  $("title").textContent = conversation.title || "Untitled conversation";
+  setTitle(conversation.title || "Untitled conversation");
   for (const message of conversation.messages || []) {
     if (message.role === "user" || message.role === "human") {
       addToLog(userMessage(message.content));
@@ -101,7 +110,7 @@ async function refreshConversations() {
   }
   $("conversation-list").replaceChildren(...conversations.map(conversationItem));
   const current = conversations.find((c) => c.id === state.id);
-  if (current) $("title").textContent = current.title || "Untitled conversation";
+  if (current) setTitle(current.title || "Untitled conversation");
 }
 
 function conversationItem(conversation) {
@@ -129,74 +138,6 @@ async function deleteConversation(id, title) {
   else await refreshConversations();
 }
 
-// ---- files --------------------------------------------------------------------------------
-
-function fileUrl(name) {
-  return `/conversations/${encodeURIComponent(state.id)}/files/${encodeURIComponent(name)}`;
-}
-
-function formatSize(bytes) {
-  if (!Number.isFinite(bytes)) return "";
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function fileItem(file) {
-  const link = el("a", { href: url(fileUrl(file.name)), download: file.name }, file.name);
-  link.setAttribute("aria-label", `Download ${file.name}`);
-  link.addEventListener("click", (event) => downloadWithKey(event, file.name));
-  return el("li", {}, link, el("small", {}, ` ${formatSize(file.size)}`));
-}
-
-// A plain link cannot carry the bearer key; with a key set, fetch the file and save the blob.
-async function downloadWithKey(event, name) {
-  if (!apiKey()) return;
-  event.preventDefault();
-  try {
-    const blob = await (await request(fileUrl(name))).blob();
-    const href = URL.createObjectURL(blob);
-    const link = el("a", { href, download: name });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(href), 10000);
-  } catch (err) {
-    showAlert(`Download failed. ${explain(err)}`);
-  }
-}
-
-async function refreshFiles() {
-  const id = state.id;
-  let files = [];
-  let problem = "";
-  try {
-    files = (await getJSON(`/conversations/${encodeURIComponent(id)}/files`)).files || [];
-  } catch (err) {
-    if (err.status !== 404) problem = `Could not list files. ${explain(err)}`;
-  }
-  if (problem || $("upload-status").dataset.problem) $("upload-status").textContent = problem;
-  $("upload-status").dataset.problem = problem;
-  if (id !== state.id) return;
-  $("file-list").replaceChildren(...files.map(fileItem));
-}
-
-async function upload(file) {
-  const form = new FormData();
-  form.append("file", file, file.name);
-  $("upload-status").textContent = `Uploading ${file.name}…`;
-  try {
-    const saved = await (
-      await request(`/conversations/${encodeURIComponent(state.id)}/files`, { method: "POST", body: form })
-    ).json();
-    $("upload-status").textContent = `Uploaded ${saved.name || file.name} (${formatSize(saved.size)}).`;
-  } catch (err) {
-    $("upload-status").textContent = "";
-    showAlert(`Upload of ${file.name} failed. ${explain(err)}`);
-  }
-  await refreshFiles();
-}
-
 // ---- a turn of the conversation -----------------------------------------------------------
 
 function setBusy(busy) {
@@ -218,7 +159,8 @@ async function send(text) {
   const id = state.id;
   const answer = { output: "", steps: [] };
   try {
-    await streamTurn(text, answer, view, state.controller.signal);
+    await streamTurn({ conversationId: id, text, answer, view, signal: state.controller.signal });
+    scrollToEnd();
     view.setNote("");
   } catch (err) {
     if (err.name === "AbortError" || state.interrupted) {
@@ -234,45 +176,10 @@ async function send(text) {
     setBusy(false);
     state.controller = null;
     if (id === state.id) {
-      refreshFiles();
+      files.refresh();
       refreshConversations();
     }
   }
-}
-
-async function streamTurn(text, answer, view, signal) {
-  const payload = { input: { message: text }, config: { configurable: { conversation_id: state.id } } };
-  try {
-    for await (const { event, data } of streamEvents("/chat/stream", payload, signal)) {
-      if (event === "end") break;
-      if (event === "error") throw streamError(answer.error || data);
-      if (event === "data" && data && typeof data === "object") showChunk(data, answer, view);
-    }
-  } catch (err) {
-    if (err instanceof ApiError || err.name === "AbortError") throw err;
-    // The service drops the connection right after a failure; its error chunk may be all we got.
-    throw answer.error ? streamError(answer.error) : new ApiError(BROKEN_STREAM, 0);
-  }
-  if (answer.error) throw streamError(answer.error);
-}
-
-function showChunk(data, answer, view) {
-  const changed = addChunk(answer, data);
-  if (changed.has("steps")) view.setSteps(answer.steps);
-  if (changed.has("route")) view.setRoute(answer.route, answer.steps.length > 0);
-  if (changed.has("output")) view.setText(answer.output);
-  const running = answer.steps.some((step) => step.status === "running");
-  view.setNote(running ? "Running Python…" : answer.output ? "" : "Thinking…");
-  scrollToEnd();
-}
-
-// The service sends {error: {status_code, message}} in the stream before LangServe's own,
-// generic error event; prefer the service's words.
-function streamError(error) {
-  const status = error?.status_code ?? 500;
-  const message = error?.message ?? "unknown error";
-  const hint = status >= 500 ? " The model or the code session may be unavailable." : "";
-  return new ApiError(`The answer failed (${status}): ${message}.${hint}`, status);
 }
 
 async function stop() {
@@ -330,9 +237,12 @@ function wire() {
       $("menu").focus();
     }
   });
-  $("new-conversation").addEventListener("click", () => openConversation(newId(), { push: true }));
+  $("new-conversation").addEventListener("click", () => {
+    openConversation(newId(), { push: true });
+    $("message").focus();
+  });
   $("file-input").addEventListener("change", async (event) => {
-    for (const file of event.target.files) await upload(file);
+    for (const file of event.target.files) await files.upload(file);
     event.target.value = "";
   });
   $("menu").addEventListener("click", () => {
