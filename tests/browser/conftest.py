@@ -85,10 +85,10 @@ class Shots:
         for old in ARTIFACTS.glob(f"{self.prefix}-*.png"):
             old.unlink()
 
-    def __call__(self, step: str) -> Path:
+    def __call__(self, step: str, full_page: bool = False) -> Path:
         self.count += 1
         path = ARTIFACTS / f"{self.prefix}-{self.count:02d}-{step}.png"
-        self.page.screenshot(path=path)
+        self.page.screenshot(path=path, full_page=full_page)
         return path
 
 

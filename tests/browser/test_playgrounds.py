@@ -15,7 +15,7 @@ def test_chat_playground_runs_one_invocation(page: Page, shot, llm) -> None:
     expect(output).to_contain_text('"route": "python"')
     expect(output).to_contain_text('"result": 21175')
     expect(output).to_contain_text('"output": "21175."')
-    shot("chat-playground-output")
+    shot("chat-playground-output", full_page=True)
 
 
 def test_agent_playground_runs_one_invocation(page: Page, shot, llm) -> None:
@@ -30,4 +30,4 @@ def test_agent_playground_runs_one_invocation(page: Page, shot, llm) -> None:
     shot("agent-playground")
     page.get_by_role("button", name="Start").click()
     expect(page.locator("body")).to_contain_text("The result is 21175.")
-    shot("agent-playground-output")
+    shot("agent-playground-output", full_page=True)
