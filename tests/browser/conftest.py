@@ -107,9 +107,18 @@ def page(browser: Browser, service: Service) -> Iterator[Page]:
             errors.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
+    # Everything the page needs comes from the service itself: it works offline.
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            None if r.url.startswith((service.url, "data:", "blob:")) else elsewhere.append(r.url)
+        ),
+    )
     yield page
     context.close()
     assert not errors, f"JavaScript or CSP errors on the page: {errors}"
+    assert not elsewhere, f"requests that left the service: {elsewhere}"
 
 
 @pytest.fixture
