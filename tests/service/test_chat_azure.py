@@ -1,6 +1,7 @@
 """/chat and /agent over real HTTP: AzureChatOpenAI against the scripted model, the real pool."""
 
 import asyncio
+import json
 
 from tests.service.helpers import agent_requests, config, new_id, script_code_turn
 from tests.support.scripted_llm import Text, ToolCall
@@ -184,3 +185,21 @@ def test_agent_route_batch_and_stream(azure_service, llm):
 
     assert all(r["messages"][-1].content == "The result is 81." for r in results)
     assert any("model" in c for c in chunks) and any("tools" in c for c in chunks)
+
+
+def test_stream_log_sends_patches_up_to_the_final_output(azure_service, llm):
+    # Over raw HTTP: LangServe's client cannot rebuild the agent's tool messages from patches.
+    body = {"input": {"message": "What is 5 * 5?"}, "config": config(new_id())}
+    with azure_service.http() as http:
+        response = http.post("/chat/stream_log", json=body)
+    patches = [
+        json.loads(line[len("data: ") :])
+        for line in response.text.splitlines()
+        if line.startswith("data: {")
+    ]
+    ops = [op for patch in patches for op in patch.get("ops", [])]
+
+    assert response.text.rstrip().endswith("event: end")
+    tokens = [op["value"] for op in ops if op["path"] == "/streamed_output/-"]
+    assert "".join(t.get("output", "") for t in tokens) == "The result is 25."
+    assert any(op["path"].endswith("/final_output") for op in ops)
