@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -45,9 +45,7 @@ def running_server(
 ) -> Iterator[subprocess.Popen]:
     """Run `python *args` from the repository root until the block ends, then stop it."""
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, *args], cwd=ROOT, env=full_env, start_new_session=True
-    )
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=full_env, start_new_session=True)
     try:
         wait_until_up(ready_url, proc, timeout)
         yield proc
@@ -59,12 +57,8 @@ def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
     """SIGTERM, then SIGKILL the whole process group if it outlives the grace period."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-        try:
+        with suppress(subprocess.TimeoutExpired):
             proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
+    with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
