@@ -13,7 +13,9 @@ import select
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from sessionpool import linux, seccomp
 
@@ -100,6 +102,7 @@ class Handles:
     root_pidfd: int
     data_fd: int
     status_fd: int
+    layers: dict[str, bool] | None = None
 
     def as_list(self) -> list[int]:
         return [self.kernel_pidfd, self.root_pidfd, self.data_fd, self.status_fd]
@@ -227,7 +230,7 @@ def _become_init(limits: Limits) -> Handles:
         return handles
     for fd in (handles.root_pidfd, handles.data_fd, status_read):
         os.close(fd)
-    _reap_until_exit(kernel, status_write)
+    supervise(kernel, status_write, finish=lambda: None)  # PID 1 ending ends them all
 
 
 def _become_kernel(limits: Limits) -> None:
@@ -242,33 +245,24 @@ def _become_kernel(limits: Limits) -> None:
     os.chdir("/mnt/data")
 
 
-def enter_unconfined(workdir: str, limits: Limits) -> Handles:
-    """No isolation at all, for SESSION_POOL_ISOLATION=none: only a process group and limits."""
-    os.setsid()
-    os.chdir(workdir)
-    apply_limits(limits, count_processes=False)
-    status_read, status_write = os.pipe()
-    os.close(status_write)
-    pidfd = os.pidfd_open(os.getpid())
-    return Handles(
-        pidfd, os.dup(pidfd), os.open(workdir, os.O_RDONLY | os.O_DIRECTORY), status_read
-    )
-
-
-def applied_layers(isolation: str) -> dict[str, bool]:
-    """What this kernel process runs under, as the pool logs it at start-up."""
-    namespaces = isolation == "namespaces"
+def proc_status() -> dict[str, str]:
     with open("/proc/self/status") as file:
-        status = dict(line.split(":", 1) for line in file.read().splitlines() if ":" in line)
+        lines = file.read().splitlines()
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in lines if ":" in line)}
+
+
+def applied_layers() -> dict[str, bool]:
+    """What this kernel process runs under, as the pool logs it at start-up."""
+    status = proc_status()
     return {
-        "user namespace, uid 1000 in the session": namespaces and os.getuid() == SANDBOX_UID,
-        "mount namespace, read-only root, private /tmp and /mnt/data": namespaces,
-        "pid namespace with its own init": namespaces,
-        "network namespace without interfaces": namespaces,
-        "ipc, uts and cgroup namespaces": namespaces,
+        "user namespace, uid 1000 in the session": os.getuid() == SANDBOX_UID,
+        "mount namespace, read-only root, private /tmp and /mnt/data": True,
+        "pid namespace with its own init": True,
+        "network namespace without interfaces": True,
+        "ipc, uts and cgroup namespaces": True,
         "no capabilities": int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0,
-        "no_new_privs": status["NoNewPrivs"].strip() == "1",
-        "seccomp filter": status["Seccomp"].strip() == "2",
+        "no_new_privs": status["NoNewPrivs"] == "1",
+        "seccomp filter": status["Seccomp"] == "2",
         "resource limits": True,
     }
 
@@ -297,30 +291,37 @@ def _current_address_space() -> int:
         return int(file.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _reap_until_exit(kernel: int, status_write: int) -> None:
-    """PID 1's loop: reap orphans; end the session when the kernel ends or the pool hangs up."""
+def supervise(kernel: int, status_write: int, finish: Callable[[], None]) -> NoReturn:
+    """The session's init: reap orphans; end the session when the kernel ends, the pool
+    hangs up or sends SIGTERM. `finish` ends whatever else the session still runs."""
     wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     poller = select.poll()
     poller.register(SESSION_FD, 0)  # only hang-up, never the data meant for the kernel
     poller.register(wake_read, select.POLLIN)
     while True:
         for fd, _ in poller.poll():
             if fd == SESSION_FD:
-                os._exit(0)
-            while os.read(wake_read, 512) == 512:
-                pass
-        while True:
+                stopping.append(True)
+            else:
+                while os.read(wake_read, 512) == 512:
+                    pass
+        while not stopping:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                os._exit(0)
+                break
             if pid == 0:
                 break
             if pid == kernel:
                 os.write(status_write, describe_exit(status).encode())
-                os._exit(0)
+                stopping.append(True)
+        if stopping:
+            finish()
+            os._exit(0)
 
 
 def describe_exit(status: int) -> str:

@@ -1,6 +1,7 @@
 """Sessions and their lifecycle: creation from ready kernels, calls, timeouts, expiry, the cap."""
 
 import asyncio
+import itertools
 import json
 import logging
 import math
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sessionpool import files, protocol
-from sessionpool.sandbox import KernelProcess, Sandbox, SandboxError
+from sessionpool.sandbox import UID_SPREAD, KernelProcess, Sandbox, SandboxError
 from sessionpool.settings import PoolSettings
 
 log = logging.getLogger("sessionpool")
@@ -98,8 +99,7 @@ class Pool:
         self.sessions: dict[str, Session] = {}
         self._pending: dict[str, asyncio.Future] = {}
         self._ready: deque[KernelProcess] = deque()
-        self._free_uids: list[int] = []
-        self._next_uid = settings.sandbox_uid_base + 1
+        self._uids = itertools.count(1)
         self._tasks: list[asyncio.Task] = []
         self._refill = asyncio.Event()
 
@@ -118,32 +118,20 @@ class Pool:
         for session in list(self.sessions.values()):
             self._discard(session)
         while self._ready:
-            self._close_kernel(self._ready.popleft())
+            self._ready.popleft().close()
         await asyncio.to_thread(self.sandbox.stop)
 
     # --- kernels -------------------------------------------------------------------------
 
     def _allocate_uid(self) -> int:
+        """As root, a host uid never used before by this pool: a uid given back could still
+        own a dying session's processes, which would count against its next owner's limit."""
         if os.geteuid() != 0:
             return os.geteuid()
-        if self._free_uids:
-            return self._free_uids.pop()
-        self._next_uid += 1
-        return self._next_uid - 1
-
-    def _close_kernel(self, kernel: KernelProcess) -> None:
-        kernel.close()
-        if os.geteuid() == 0:
-            self._free_uids.append(kernel.host_uid)
+        return self.sandbox.first_uid + next(self._uids) % UID_SPREAD
 
     async def _new_kernel(self) -> KernelProcess:
-        uid = self._allocate_uid()
-        try:
-            return await asyncio.to_thread(self.sandbox.spawn, uid)
-        except BaseException:
-            if os.geteuid() == 0:
-                self._free_uids.append(uid)
-            raise
+        return await asyncio.to_thread(self.sandbox.spawn, self._allocate_uid())
 
     async def _take_kernel(self) -> KernelProcess:
         self._refill.set()
@@ -213,8 +201,6 @@ class Pool:
     def _discard(self, session: Session) -> None:
         self.sessions.pop(session.identifier, None)
         session.close()
-        if os.geteuid() == 0:
-            self._free_uids.append(session.kernel.host_uid)
 
     async def _expire_idle(self) -> None:
         period = min(1.0, self.settings.cooldown_seconds / 4)
@@ -299,7 +285,7 @@ class Pool:
         owner = kernel.host_uid if os.geteuid() == 0 else None
         await asyncio.to_thread(files.copy_all, old.handles.data_fd, kernel.handles.data_fd, owner)
         session.writer.close()
-        self._close_kernel(old)
+        old.close()
         kernel.channel.setblocking(False)
         session.reader, session.writer = await asyncio.open_unix_connection(sock=kernel.channel)
         session.kernel = kernel

@@ -4,6 +4,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,13 +21,27 @@ from sessionpool.settings import PoolSettings
 log = logging.getLogger("sessionpool")
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+UID_SPREAD = 100_000_000
 READY_TIMEOUT = 180.0
 HELLO_TIMEOUT = 30.0
-TIERS = {"auto": ("namespaces",), "namespaces": ("namespaces",), "none": ("none",)}
+TIERS = {
+    "auto": ("namespaces", "landlock"),
+    "namespaces": ("namespaces",),
+    "landlock": ("landlock",),
+    "none": ("none",),
+}
+NO_CGROUPS = (
+    "cgroups: not used; memory, processes and CPU are limited per process (rlimits), "
+    "not per session, and CPU is shared without quotas"
+)
 MISSING_LAYERS = {
-    "namespaces": [
-        "cgroups: not used; memory, processes and CPU are limited per process (rlimits), "
-        "not per session, and CPU is shared without quotas",
+    "namespaces": [NO_CGROUPS],
+    "landlock": [
+        "namespaces: not available; sessions share the host's process list, network stack "
+        "and /proc (unreadable under Landlock), and work in a folder of their own instead of "
+        "/mnt/data",
+        "disk quota: not enforced; only the size of each file is limited",
+        NO_CGROUPS,
     ],
     "none": ["no isolation: code runs as the pool's user with the host's files and network"],
 }
@@ -49,7 +64,9 @@ class KernelProcess:
         return _signal(self.handles.kernel_pidfd, signal.SIGINT)
 
     def kill(self) -> None:
-        _signal(self.handles.root_pidfd, signal.SIGKILL)
+        # A PID namespace dies with its init; a supervisor without one must first end the
+        # session's other processes itself, so it gets SIGTERM.
+        _signal(self.handles.root_pidfd, signal.SIGTERM if self.workdir else signal.SIGKILL)
 
     def exit_reason(self) -> str:
         """Why the session ended, as its init reported it (empty if it did not say)."""
@@ -89,6 +106,8 @@ class Sandbox:
         self._control: socket.socket | None = None
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        # Several pools on one host (tests, a service and a developer's) must not share uids.
+        self.first_uid = settings.sandbox_uid_base + secrets.randbelow(UID_SPREAD)
 
     def start(self) -> None:
         """Start the fork server, then pick the strongest isolation that really works."""
@@ -153,17 +172,25 @@ class Sandbox:
         )
 
     def _probe(self, tier: str) -> dict[str, bool]:
-        uid = self.settings.sandbox_uid_base if os.geteuid() == 0 else os.geteuid()
+        uid = self.first_uid if os.geteuid() == 0 else os.geteuid()
         kernel, layers = self._spawn(tier, uid)
+        # Preloaded modules work even when the installation is unreadable; later imports not.
+        binds = self.info["binds"]
+        code = f"import os\n[p for p in {binds!r} if not os.access(p, os.R_OK | os.X_OK)]"
         try:
-            protocol.send(kernel.channel, {"op": "execute", "code": "1+1", "max_output": 100})
+            protocol.send(kernel.channel, {"op": "execute", "code": code, "max_output": 4096})
             reply, _ = protocol.recv(kernel.channel)
         except (EOFError, OSError) as error:
             raise SandboxError(f"the probe session failed: {error}") from error
         finally:
             kernel.close()
-        if reply.get("result") != 2:
-            raise SandboxError(f"the probe session answered {reply!r}")
+        if reply.get("status") != "ok":
+            raise SandboxError(f"the probe session failed: {reply.get('stderr')}")
+        if reply.get("result") != "[]":
+            raise SandboxError(
+                f"the sessions' uid cannot read the Python installation: {reply['result']}; "
+                "install Python where every user can read it (under /usr or /opt)"
+            )
         return layers
 
     def _log_layers(self) -> None:
@@ -185,6 +212,10 @@ class Sandbox:
         workdir = None
         if tier != "namespaces":
             workdir = tempfile.mkdtemp(prefix="session-", dir=self._runtime)
+            if os.geteuid() == 0:
+                # The session's own uid must pass through to its folders (which it owns).
+                os.chmod(self._runtime, 0o711)
+                os.chmod(workdir, 0o711)
         request = {"op": "spawn", "isolation": tier, "host_uid": host_uid, "workdir": workdir}
         try:
             with self._lock:

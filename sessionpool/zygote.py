@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 
+from sessionpool import confine as confine_module
 from sessionpool import jail, kernel, linux, protocol
 
 PRELOADED = (
@@ -119,11 +120,15 @@ def _spawn(request: dict, session_fd: int, layout: jail.Layout, limits: jail.Lim
         os.dup2(session_fd, jail.SESSION_FD, inheritable=False)
         os.closerange(jail.SESSION_FD + 1, os.sysconf("SC_OPEN_MAX"))
         channel = socket.socket(fileno=jail.SESSION_FD)
-        if request["isolation"] == "namespaces":
-            handles = jail.enter_namespaces(layout, limits, request["host_uid"])
+        isolation, uid = request["isolation"], request["host_uid"]
+        if isolation == "namespaces":
+            handles = jail.enter_namespaces(layout, limits, uid)
+            handles.layers = jail.applied_layers()
         else:
-            handles = jail.enter_unconfined(request["workdir"], limits)
-        _run_kernel(channel, handles, request["isolation"])
+            confine = isolation == "landlock"
+            workdir = request["workdir"]
+            handles = confine_module.enter_confined(layout, limits, uid, workdir, confine)
+        _run_kernel(channel, handles, isolation)
     except BaseException:
         try:
             message = {"op": "error", "message": traceback.format_exc()}
@@ -140,13 +145,14 @@ def _run_kernel(channel: socket.socket, handles: jail.Handles, isolation: str) -
     os.environ.clear()
     os.environ.update(jail.KERNEL_ENV)
     if isolation != "namespaces":
-        os.environ["HOME"] = os.environ["TMPDIR"] = os.getcwd()
+        tmp = os.path.join(os.path.dirname(os.getcwd()), "tmp")
+        os.environ |= {"HOME": os.getcwd(), "TMPDIR": tmp, "MPLCONFIGDIR": f"{tmp}/mpl"}
     random.seed()
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
     session = kernel.Kernel(channel, os.environ["TMPDIR"])
-    hello = {"op": "hello", "layers": jail.applied_layers(isolation)}
+    hello = {"op": "hello", "layers": handles.layers}
     protocol.send(channel, hello, handles.as_list())
     for fd in handles.as_list():
         os.close(fd)

@@ -207,16 +207,17 @@ def test_interrupt_extension_keeps_state(client):
 
     results = {}
     thread = threading.Thread(
-        target=lambda: results.update(client.run("while True: pass", identifier))
+        target=lambda: results.update(client.run("while True: pass", identifier, timeout=60))
     )
     thread.start()
     interrupted = False
-    for _ in range(200):
+    for _ in range(400):
         answer = client.http.post("session/interrupt", params=params(identifier, GEN1)).json()
         if answer["interrupted"]:
             interrupted = True
             break
-    thread.join(30)
+        time.sleep(0.05)
+    thread.join(60)
     assert interrupted
     assert results["status"] == "Failure" and "KeyboardInterrupt" in results["stderr"]
     assert client.value("kept", identifier) == 11
