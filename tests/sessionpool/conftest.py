@@ -1,12 +1,20 @@
 """Helpers for the pool's suites: an authenticated HTTP client and a code runner."""
 
+import os
+import secrets
+import stat
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import RunningPool, start_session_pool
+from tests.support.servers import ROOT, free_port, stop, wait_until_up
 
 GEN1 = "2024-02-02-preview"
 GEN2 = "2025-02-02-preview"
@@ -75,3 +83,53 @@ def small_pool() -> Iterator[PoolClient]:
         pool_client = PoolClient(pool)
         with pool_client.http:
             yield pool_client
+
+
+# A session's own uid (Landlock tier) or an ordinary user must read Python where it is.
+# Where it sits in a private home (pyenv under /root), the pool runs in a mount namespace in
+# which that home is world-traversable and holds only the way to Python: a host with a
+# readable Python, as a laptop or a container image has.
+READABLE_PYTHON = """
+set -e
+keep=$(mktemp -d)
+mount --bind "$HIDDEN/$CHILD" "$keep"
+mount -t tmpfs -o mode=0755,size=1m tmpfs "$HIDDEN"
+mkdir "$HIDDEN/$CHILD"
+mount --bind "$keep" "$HIDDEN/$CHILD"
+exec "$@"
+"""
+
+
+def _private_ancestor() -> tuple[Path, str] | None:
+    """The first folder on the way to Python that other users cannot pass, and the next step."""
+    path = Path(sys.base_prefix).resolve()
+    for parent in reversed(path.parents):
+        if parent != Path("/") and not os.stat(parent).st_mode & stat.S_IXOTH:
+            return parent, path.relative_to(parent).parts[0]
+    return None
+
+
+@contextmanager
+def pool_with_readable_python(as_user: str = "", **settings: object) -> Iterator[RunningPool]:
+    """A pool on a host whose Python every user can read; `as_user` runs it as that uid:gid."""
+    port, key = free_port(), secrets.token_urlsafe(24)
+    env = {**os.environ, "SESSION_POOL_API_KEY": key}
+    env |= {f"SESSION_POOL_{k.upper()}": str(v) for k, v in settings.items()}
+    command = [sys.executable, "-m", "sessionpool", "--host", "127.0.0.1", "--port", str(port)]
+    if as_user:
+        uid, gid = as_user.split(":")
+        command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *command]
+    hidden = _private_ancestor()
+    if hidden is not None:
+        if os.geteuid() != 0:
+            pytest.skip(f"Python lives under {hidden[0]}, which other users cannot read")
+        env |= {"HIDDEN": str(hidden[0]), "CHILD": hidden[1]}
+        unshare = ["unshare", "--mount", "--propagation", "private"]
+        command = [*unshare, "sh", "-c", READABLE_PYTHON, "sh", *command]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{endpoint}/healthz", proc, timeout=120)
+        yield RunningPool(endpoint, key, proc)
+    finally:
+        stop(proc)

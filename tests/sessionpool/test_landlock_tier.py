@@ -1,81 +1,22 @@
 """The fallback for hosts without user namespaces: Landlock, seccomp, a uid per session."""
 
 import os
-import secrets
 import signal
-import stat
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import RunningPool
-from tests.sessionpool.conftest import GEN2, PoolClient, new_id
+from tests.sessionpool.conftest import GEN2, PoolClient, new_id, pool_with_readable_python
 from tests.sessionpool.test_shutdown import alive, descendants
-from tests.support.servers import ROOT, free_port, stop, wait_until_up
-
-# Without namespaces a session's own uid must read Python where it is. Where it sits in a
-# private home (pyenv under /root), the pool runs in a mount namespace in which that home
-# is world-traversable and holds only the way to Python: a host with a readable Python.
-READABLE_PYTHON = """
-set -e
-keep=$(mktemp -d)
-mount --bind "$HIDDEN/$CHILD" "$keep"
-mount -t tmpfs -o mode=0755,size=1m tmpfs "$HIDDEN"
-mkdir "$HIDDEN/$CHILD"
-mount --bind "$keep" "$HIDDEN/$CHILD"
-exec "$@"
-"""
-
-
-def _private_ancestor() -> tuple[Path, str] | None:
-    """The first folder on the way to Python that other users cannot pass, and the next step."""
-    path = Path(sys.base_prefix).resolve()
-    for parent in reversed(path.parents):
-        if parent != Path("/") and not os.stat(parent).st_mode & stat.S_IXOTH:
-            return parent, path.relative_to(parent).parts[0]
-    return None
-
-
-@contextmanager
-def landlock_pool_process(**settings: object) -> Iterator[RunningPool]:
-    port, key = free_port(), secrets.token_urlsafe(24)
-    env = {**os.environ, "SESSION_POOL_API_KEY": key, "SESSION_POOL_ISOLATION": "landlock"}
-    env |= {f"SESSION_POOL_{k.upper()}": str(v) for k, v in settings.items()}
-    command = [sys.executable, "-m", "sessionpool", "--host", "127.0.0.1", "--port", str(port)]
-    hidden = _private_ancestor()
-    if hidden is not None:
-        if os.geteuid() != 0:
-            pytest.skip(f"Python lives under {hidden[0]}, which no session uid can read")
-        env |= {"HIDDEN": str(hidden[0]), "CHILD": hidden[1]}
-        command = [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            READABLE_PYTHON,
-            "sh",
-            *command,
-        ]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{endpoint}/healthz", proc, timeout=120)
-        yield RunningPool(endpoint, key, proc)
-    finally:
-        stop(proc)
+from tests.support.servers import ROOT
 
 
 @pytest.fixture(scope="module")
 def landlock_pool():
-    with landlock_pool_process(ready_sessions=1, max_processes=16) as pool:
+    with pool_with_readable_python(
+        isolation="landlock", ready_sessions=1, max_processes=16
+    ) as pool:
         client = PoolClient(pool)
         with client.http:
             yield client
@@ -151,7 +92,7 @@ def _command(pid: int) -> str:
 
 
 def test_shutdown_leaves_no_process():
-    with landlock_pool_process(ready_sessions=0) as pool:
+    with pool_with_readable_python(isolation="landlock", ready_sessions=0) as pool:
         client = PoolClient(pool)
         client.run(
             "import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)",

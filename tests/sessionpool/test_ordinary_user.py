@@ -1,0 +1,69 @@
+"""The pool run by an ordinary user (a laptop, a container image) isolates sessions too."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.sessionpool.conftest import PoolClient, new_id, pool_with_readable_python
+from tests.sessionpool.test_shutdown import alive, descendants
+
+NOBODY = "65534:65534"
+
+
+@pytest.fixture(scope="module")
+def user_pool():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user; as a user, the other suites cover it")
+    with pool_with_readable_python(as_user=NOBODY, ready_sessions=1, max_processes=16) as pool:
+        client = PoolClient(pool)
+        with client.http:
+            yield client
+
+
+def test_sessions_are_isolated_under_an_ordinary_user(user_pool):
+    identifier = new_id()
+    user_pool.run("x = 2", identifier)
+    pool_pid = user_pool.pool.process.pid
+    code = f"""
+import os, socket
+try:
+    os.kill({pool_pid}, 0)
+    pool = "visible"
+except ProcessLookupError:
+    pool = "invisible"
+try:
+    socket.socket(socket.AF_INET)
+    net = "open"
+except OSError:
+    net = "closed"
+(x * 21, os.getuid(), pool, net, sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+"""
+    assert user_pool.value(code, identifier) == "(42, 1000, 'invisible', 'closed', [1, 2])"
+
+
+def test_a_fork_bomb_is_contained_under_an_ordinary_user(user_pool):
+    neighbour = new_id()
+    user_pool.run("alive = 'yes'", neighbour)
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    assert user_pool.run(bomb, new_id(), timeout=2)["status"] == "Failure"
+    assert user_pool.value("alive", neighbour) == "'yes'"
+
+
+def test_shutdown_under_an_ordinary_user_leaves_nothing():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    with pool_with_readable_python(as_user=NOBODY, ready_sessions=1) as pool:
+        client = PoolClient(pool)
+        client.run(
+            "import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)",
+            new_id(),
+        )
+        processes = descendants(pool.process.pid)
+        os.kill(pool.process.pid, signal.SIGTERM)
+        pool.process.wait(30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(p) for p in processes):
+        time.sleep(0.1)
+    assert [p for p in processes if alive(p)] == []
