@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from sessionpool.linux import descendants, process_tree
+
 warnings.filterwarnings("ignore", message=".*langchain-azure-compute.*")
 from langchain_azure_dynamic_sessions import SessionsPythonREPLTool  # noqa: E402
 
@@ -75,24 +77,6 @@ def private_bytes(pid: int) -> int:
     except OSError:
         return 0
     return sum(int(fields[k].split()[0]) * 1024 for k in ("Private_Clean", "Private_Dirty"))
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as file:
-                    parent = int(file.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 # --- the local pool ---------------------------------------------------------------------
@@ -232,8 +216,8 @@ def _pool_memory(endpoint: str, key: str, proc: subprocess.Popen, idle: int) -> 
             )
         time.sleep(1)
         counts = http.get("/healthz").json()["sessions"]
-        zygotes = [p for p in descendants(proc.pid) if _parent(p) == proc.pid]
-        processes = [p for z in zygotes for p in descendants(z)]
+        # Sessions hang below the fork server, the pool's only child process.
+        processes = [p for z in process_tree().get(proc.pid, []) for p in descendants(z)]
         total = sum(private_bytes(p) for p in processes)
         holders = counts["live"] + counts["ready"]
         per_session = total / max(holders, 1) / 2**20
@@ -241,11 +225,6 @@ def _pool_memory(endpoint: str, key: str, proc: subprocess.Popen, idle: int) -> 
             f"{per_session:.1f} MiB ({holders} sessions incl. {counts['ready']} ready, "
             f"{len(processes)} processes)"
         )
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as file:
-        return int(file.read().rsplit(")", 1)[1].split()[1])
 
 
 # --- the baseline: one Jupyter kernel per session -----------------------------------------

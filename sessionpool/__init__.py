@@ -1,0 +1,1 @@
+"""The local session pool: the dynamic-sessions API over sandboxed, stateful Python."""

@@ -4,6 +4,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -202,7 +203,7 @@ class Api:
         upload = await _form_file(call.request, limit)
         name = _clean(upload.filename or "")
         session = await self._session(call)
-        owner = session.kernel.host_uid if _is_root() else None
+        owner = session.kernel.host_uid if os.geteuid() == 0 else None
         try:
             info = await asyncio.to_thread(
                 files.write_file, session.kernel.handles.data_fd, name, upload.file, owner
@@ -238,8 +239,7 @@ class Api:
 
     async def download(self, call: Call) -> Response:
         name, content = await self._file(call, files.read_file)
-        media_type = files.FileInfo(name, 0, None).content_type
-        return Response(content, media_type=media_type)
+        return Response(content, media_type=files.content_type(name))
 
     async def file_info(self, call: Call) -> Response:
         _, info = await self._file(call, files.stat_file)
@@ -353,12 +353,6 @@ def _clean(name: str) -> str:
         raise ApiError(400, "InvalidFileName", str(error)) from error
 
 
-def _is_root() -> bool:
-    import os
-
-    return os.geteuid() == 0
-
-
 def _first_error(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
@@ -447,6 +441,10 @@ def create_pool_app(settings: PoolSettings, on_ready: Callable[[Pool], None] | N
         except SandboxError as error:
             log.error("could not start a session: %s", error)
             return _error_response(ApiError(503, "SessionUnavailable", str(error)))
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.url.path)
+            message = "the pool failed unexpectedly; see its log"
+            return _error_response(ApiError(500, "InternalServerError", message))
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
     routes = [

@@ -76,7 +76,7 @@ def _kill_descendants() -> None:
     """End everything the session started: as a subreaper, S inherits every orphan."""
     me = os.getpid()
     for _ in range(100):
-        found = _descendants(me)
+        found = linux.descendants(me)
         if not found:
             return
         for pid in found:
@@ -85,21 +85,3 @@ def _kill_descendants() -> None:
         with contextlib.suppress(ChildProcessError):
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as file:
-                fields = file.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z":
-            children.setdefault(int(fields[1]), []).append(int(entry))
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found

@@ -38,7 +38,11 @@ class FileInfo:
 
     @property
     def content_type(self) -> str:
-        return mimetypes.guess_type(self.name)[0] or "application/octet-stream"
+        return content_type(self.name)
+
+
+def content_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def clean_name(raw: str) -> str:

@@ -63,6 +63,7 @@ class Session:
         self.etag = uuid.uuid4().hex
         self.lock = asyncio.Lock()
         self.executions: OrderedDict[str, Execution] = OrderedDict()
+        self.closed = False
 
     @property
     def busy(self) -> bool:
@@ -86,6 +87,7 @@ class Session:
         return json.loads(await self.reader.readexactly(length))
 
     def close(self) -> None:
+        self.closed = True
         self.writer.close()
         self.kernel.close()
 
@@ -244,6 +246,8 @@ class Pool:
                 f"{self.settings.interrupt_grace_seconds:g} s of the interrupt"
             )
             return await self._replace(session, reason, started)
+        if session.closed:
+            return _deleted()
         try:
             outcome = _outcome_from(reply.result())
         except (EOFError, asyncio.IncompleteReadError, ConnectionError, ValueError, TypeError):
@@ -272,6 +276,8 @@ class Pool:
         return ".\n"
 
     async def _replace(self, session: Session, reason: str, started: float) -> Outcome:
+        if session.closed:  # deleted or expired while the call ran: nothing to replace
+            return _deleted()
         old = session.kernel
         note = (
             f"{NOTE} The session was restarted: {_hint(reason)}. Its variables and imports are "
@@ -305,6 +311,10 @@ class Pool:
     @staticmethod
     def timestamp(seconds: float) -> str:
         return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _deleted() -> Outcome:
+    return Outcome(False, stderr=f"{NOTE} The session was deleted during this call.\n")
 
 
 def _hint(reason: str) -> str:

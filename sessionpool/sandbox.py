@@ -70,8 +70,8 @@ class KernelProcess:
 
     def exit_reason(self) -> str:
         """Why the session ended, as its init reported it (empty if it did not say)."""
-        os.set_blocking(self.handles.status_fd, False)
         try:
+            os.set_blocking(self.handles.status_fd, False)
             return os.read(self.handles.status_fd, 512).decode(errors="replace")
         except OSError:
             return ""

@@ -5,6 +5,7 @@ stays single-threaded, and talks to the pool over one Unix socket (descriptor in
 """
 
 import gc
+import io
 import json
 import os
 import random
@@ -92,8 +93,6 @@ def _warm_matplotlib() -> None:
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:
         return
-    import io
-
     figure, axes = pyplot.subplots()
     axes.plot([0, 1], [0, 1])
     axes.set_title("warm-up")

@@ -7,8 +7,9 @@ import time
 import httpx
 import pytest
 
+from sessionpool.linux import descendants
 from tests.sessionpool.conftest import GEN2, PoolClient, new_id, pool_with_readable_python
-from tests.sessionpool.test_shutdown import alive, descendants
+from tests.sessionpool.test_shutdown import alive
 from tests.support.servers import ROOT
 
 

@@ -110,3 +110,25 @@ def test_the_timeout_ceiling_applies(small_pool):
 def test_a_health_check_needs_no_key(small_pool):
     body = httpx.get(f"{small_pool.pool.endpoint}/healthz").json()
     assert body["maxSessions"] == 3
+
+
+def test_deleting_a_busy_session_ends_its_call(small_pool):
+    import threading
+
+    identifier = new_id()
+    small_pool.run("1", identifier)
+    results = {}
+    call = threading.Thread(
+        target=lambda: results.update(small_pool.run("import time\ntime.sleep(30)", identifier))
+    )
+    call.start()
+    time.sleep(0.5)
+    params = {"identifier": identifier, "api-version": GEN2}
+    assert small_pool.http.delete("session", params=params).status_code == 204
+    call.join(30)
+    assert results["status"] == "Failure" and "deleted" in results["stderr"]
+    health = httpx.get(f"{small_pool.pool.endpoint}/healthz").json()["sessions"]
+    assert health["live"] == len(
+        small_pool.http.get("listSessions", params=params).json()["sessions"]
+    )
+    small_pool.http.delete("session", params=params)

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from sessionpool.linux import descendants
 from tests.sessionpool.conftest import PoolClient, new_id, pool_with_readable_python
-from tests.sessionpool.test_shutdown import alive, descendants
+from tests.sessionpool.test_shutdown import alive
 
 NOBODY = "65534:65534"
 
