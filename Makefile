@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # Debian packages the service and its tests need: the session sandbox and the browser tests.
-SYSTEM_PACKAGES := bubblewrap chromium
+SYSTEM_PACKAGES := bubblewrap chromium postgresql
 
 .PHONY: install system-deps run pool test lint bench load clean tools audit
 
