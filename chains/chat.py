@@ -13,6 +13,8 @@ from errors import ServiceError
 from llms import model_errors
 from tools.sessions import DEFAULT_USER, conversation_configurable
 
+STOPPED_NOTE = " (stopped)"
+
 
 def build_chat_chain(
     decider: Runnable,
@@ -49,9 +51,26 @@ def build_chat_chain(
             # Streams have already started: say what went wrong before the generic error event.
             yield ChatChunk(error={"status_code": error.status_code, "message": error.message})
             raise
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client stopped the answer: keep what was said, without awaiting (we are
+            # being cancelled), so the conversation reads the same after a reload.
+            if "route" in total:
+                stopped = _stopped(total)
+                loop = asyncio.get_running_loop()
+                loop.run_in_executor(
+                    None, store.append_turn, user_id, conversation_id, message, stopped
+                )
+            raise
         await asyncio.to_thread(store.append_turn, user_id, conversation_id, message, total)
 
     return RunnableGenerator(answer, name="chat")
+
+
+def _stopped(total: ChatChunk) -> ChatChunk:
+    steps = [
+        {**s, "status": "stopped"} if s.get("status") == "running" else s for s in total["steps"]
+    ]
+    return ChatChunk(total, output=f"{total['output']}{STOPPED_NOTE}", steps=steps)
 
 
 def _message_of(payload) -> str:

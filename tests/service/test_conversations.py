@@ -1,6 +1,7 @@
 """Conversations and their files over HTTP: list, read, delete, upload, download, interrupt."""
 
 import threading
+import time
 
 from tests.service.helpers import agent_requests, config, new_id, script_code_turn
 
@@ -106,3 +107,26 @@ def test_interrupt_stops_running_code_and_keeps_the_session(azure_service, llm):
     script_code_turn(llm, "before + 1")
     after = azure_service.remote("/chat").invoke({"message": "still there?"}, config(conversation))
     assert after["steps"][0]["result"] == 2
+
+
+def test_a_stopped_answer_is_kept_with_its_running_step_marked_stopped(azure_service, llm):
+    conversation = new_id()
+    script_code_turn(llm, "import time\ntime.sleep(60)")
+    body = {"input": {"message": "sleep a minute"}, "config": config(conversation)}
+    with azure_service.http() as http:
+        with http.stream("POST", "/chat/stream", json=body) as response:
+            for line in response.iter_lines():
+                if line.startswith("data:") and '"running"' in line:
+                    break  # the page's stop button: abort the stream...
+        http.post(f"/conversations/{conversation}/interrupt")  # ...then interrupt the code
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            stored = http.get(f"/conversations/{conversation}")
+            if stored.status_code == 200:
+                break
+            time.sleep(0.1)
+
+    user, assistant = stored.json()["messages"]
+    assert user["content"] == "sleep a minute"
+    assert assistant["content"].endswith("(stopped)")
+    assert assistant["steps"][0]["status"] == "stopped"
