@@ -9,11 +9,14 @@ import contextlib
 import os
 import signal
 
-from sessionpool import jail, landlock, linux, seccomp
+from sessionpool import jail, landlock, linux, rootfs, seccomp
+
+OWN_UID = "separate host uid per session"
+SCOPED_SIGNALS = "landlock: signals and abstract sockets scoped to the session"
 
 
 def enter_confined(
-    layout: jail.Layout, limits: jail.Limits, host_uid: int, workdir: str, confine: bool
+    layout: rootfs.Layout, limits: rootfs.Limits, host_uid: int, workdir: str, confine: bool
 ) -> jail.Handles:
     """Run in S; returns only in K."""
     data, tmp = os.path.join(workdir, "data"), os.path.join(workdir, "tmp")
@@ -33,15 +36,15 @@ def enter_confined(
         return handles
     for fd in (handles.root_pidfd, handles.data_fd, handles.status_fd):
         os.close(fd)
-    jail.supervise(kernel, status_write, finish=_kill_descendants)
+    jail.supervise(kernel, status_write, finish=_kill_descendants, stop_on_sigterm=True)
 
 
 def _become_kernel(
-    layout: jail.Layout, limits: jail.Limits, host_uid: int, data: str, tmp: str, confine: bool
+    layout: rootfs.Layout, limits: rootfs.Limits, host_uid: int, data: str, tmp: str, confine: bool
 ) -> dict[str, bool]:
     """In K: its own uid (as root), Landlock, limits, seccomp; returns the layers applied."""
     linux.write_file("/proc/self/oom_score_adj", "1000")
-    separate_uid = os.geteuid() == 0 and host_uid != 0
+    separate_uid = confine and os.geteuid() == 0 and host_uid != 0
     if separate_uid:
         os.setgroups([])
         os.setresgid(host_uid, host_uid, host_uid)
@@ -61,10 +64,8 @@ def _become_kernel(
     return {
         "landlock: file allow-list": enforced["files"],
         "landlock: no TCP": enforced["tcp"],
-        "landlock: signals and abstract sockets scoped to the session": enforced[
-            "signals and abstract sockets"
-        ],
-        "separate host uid per session": separate_uid,
+        SCOPED_SIGNALS: enforced["signals and abstract sockets"],
+        OWN_UID: separate_uid,
         "process limit per session": separate_uid,
         "no_new_privs": confine,
         "seccomp filter": filtered,

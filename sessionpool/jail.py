@@ -7,31 +7,20 @@ namespaces, and builds a read-only root on a tmpfs; its child (I) is PID 1 there
 user namespace as uid 1000 without capabilities, limits itself and runs the kernel.
 """
 
+import contextlib
 import os
 import resource
 import select
 import signal
 import socket
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NoReturn
 
-from sessionpool import linux, seccomp
+from sessionpool import linux, rootfs, seccomp
+from sessionpool.rootfs import HOSTNAME, NEW_ROOT, SANDBOX_UID, Layout, Limits
 
-SANDBOX_UID = 1000
-HOSTNAME = "sandbox"
-NEW_ROOT = "/tmp"
-DEVICES = ("null", "zero", "full", "random", "urandom")
-TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 SESSION_FD = 3
-ETC_PASSWD = (
-    "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-    f"user:x:{SANDBOX_UID}:{SANDBOX_UID}:session user:/mnt/data:/bin/sh\n"
-    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-)
-ETC_GROUP = f"root:x:0:\nuser:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
-ETC_HOSTS = f"127.0.0.1 localhost {HOSTNAME}\n::1 localhost\n"
 KERNEL_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "HOME": "/mnt/data",
@@ -45,53 +34,6 @@ KERNEL_ENV = {
     "MKL_NUM_THREADS": "1",
     "PYTHONUNBUFFERED": "1",
 }
-
-
-@dataclass
-class Limits:
-    memory_mb: int = 1024
-    disk_mb: int = 1024
-    tmp_mb: int = 128
-    max_processes: int = 64
-    max_open_files: int = 256
-    cpu_seconds: int = 3600
-
-
-@dataclass
-class Layout:
-    """What a session's root holds: read-only binds of the system and of Python, small /etc."""
-
-    binds: list[str] = field(default_factory=list)
-    links: dict[str, str] = field(default_factory=dict)
-    etc: dict[str, bytes] = field(default_factory=dict)
-
-    @classmethod
-    def of_this_host(cls, excluded: str | None = None) -> "Layout":
-        layout = cls(binds=["/usr"])
-        for name in TOP_LEVEL:
-            path = f"/{name}"
-            if os.path.islink(path):
-                layout.links[path] = os.readlink(path)
-            elif os.path.isdir(path):
-                layout.binds.append(path)
-        prefixes = [sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix]
-        # Every import directory too (a .pth file may point outside the prefixes), but never
-        # the pool's own code, nor the fork server's working directory.
-        private = {os.path.realpath(p) for p in (os.getcwd(), excluded) if p}
-        for entry in prefixes + [p for p in sys.path if p and os.path.isdir(p)]:
-            real = os.path.realpath(entry)
-            covered = any(real == b or real.startswith(b + "/") for b in layout.binds)
-            if not covered and real not in private:
-                layout.binds.append(real)
-        layout.etc = {"passwd": ETC_PASSWD.encode(), "group": ETC_GROUP.encode()}
-        layout.etc |= {"hosts": ETC_HOSTS.encode(), "hostname": f"{HOSTNAME}\n".encode()}
-        for name in ("ld.so.cache", "localtime", "nsswitch.conf"):
-            try:
-                with open(f"/etc/{name}", "rb") as file:
-                    layout.etc[name] = file.read()
-            except OSError:
-                pass
-        return layout
 
 
 @dataclass
@@ -115,7 +57,7 @@ def enter_namespaces(layout: Layout, limits: Limits, host_uid: int) -> Handles:
         # Root builds the root first: as the session's uid it could not reach a Python
         # under /root. The namespaces made next are owned by the session's user namespace.
         linux.unshare(linux.CLONE_NEWNS)
-        _build_root(layout, limits, owner=host_uid)
+        rootfs.build_root(layout, limits, owner=host_uid)
         _become(host_uid)
         linux.unshare(linux.CLONE_NEWUSER)
         _map_ids(0, host_uid)
@@ -124,7 +66,7 @@ def enter_namespaces(layout: Layout, limits: Limits, host_uid: int) -> Handles:
         linux.unshare(linux.CLONE_NEWUSER)
         _map_ids(0, host_uid)
         linux.unshare(others)
-        _build_root(layout, limits, owner=None)
+        rootfs.build_root(layout, limits, owner=None)
     if os.fork():
         os._exit(0)
     return _become_init(limits)
@@ -142,61 +84,6 @@ def _map_ids(inside: int, outside: int) -> None:
     linux.write_file("/proc/self/setgroups", "deny")
     linux.write_file("/proc/self/uid_map", f"{inside} {outside} 1\n")
     linux.write_file("/proc/self/gid_map", f"{inside} {outside} 1\n")
-
-
-def _build_root(layout: Layout, limits: Limits, owner: int | None) -> None:
-    """Assemble the session's root in a tmpfs at NEW_ROOT, read-only once done."""
-    root = NEW_ROOT
-    flags = linux.MS_NOSUID | linux.MS_NODEV
-    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
-    # Descriptors first: the tmpfs mounted at NEW_ROOT may hide a Python that lives under it.
-    sources = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in layout.binds}
-    devices = {name: os.open(f"/dev/{name}", os.O_PATH | os.O_CLOEXEC) for name in DEVICES}
-    linux.mount("tmpfs", root, "tmpfs", flags, "size=4m,mode=0755")
-    for path in ("/proc", "/tmp", "/mnt/data", "/etc"):
-        os.makedirs(root + path)
-    # The writable mounts come before the binds, so a Python under /tmp is bound on top.
-    linux.mount("tmpfs", root + "/tmp", "tmpfs", flags, f"size={limits.tmp_mb}m,mode=1777")
-    data = f"size={limits.disk_mb}m,nr_inodes=65536,mode=0700"
-    if owner is not None:
-        data += f",uid={owner},gid={owner}"
-    linux.mount("tmpfs", root + "/mnt/data", "tmpfs", flags, data)
-    for path, fd in sources.items():
-        os.makedirs(root + path, exist_ok=True)
-        _bind_read_only(f"/proc/self/fd/{fd}", root + path)
-    for path, target in layout.links.items():
-        os.symlink(target, root + path)
-    _build_dev(root, devices, limits)
-    for name, content in layout.etc.items():
-        with open(f"{root}/etc/{name}", "wb") as file:
-            file.write(content)
-    for fd in (*sources.values(), *devices.values()):
-        os.close(fd)
-    linux.mount(None, root, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | flags)
-
-
-def _bind_read_only(source: str, target: str) -> None:
-    linux.mount(source, target, None, linux.MS_BIND)
-    keep = linux.mount_flags_of(target) | linux.MS_NOSUID | linux.MS_NODEV
-    linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | keep)
-
-
-def _build_dev(root: str, devices: dict[str, int], limits: Limits) -> None:
-    dev = root + "/dev"
-    os.makedirs(dev)
-    linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "size=64k,mode=0755")
-    for name, fd in devices.items():
-        open(f"{dev}/{name}", "w").close()
-        linux.mount(f"/proc/self/fd/{fd}", f"{dev}/{name}", None, linux.MS_BIND)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0")):
-        os.symlink(target, f"{dev}/{name}")
-    os.symlink("/proc/self/fd/1", f"{dev}/stdout")
-    os.symlink("/proc/self/fd/2", f"{dev}/stderr")
-    os.makedirs(f"{dev}/shm")
-    shm_flags = linux.MS_NOSUID | linux.MS_NODEV
-    linux.mount("tmpfs", f"{dev}/shm", "tmpfs", shm_flags, f"size={limits.tmp_mb}m,mode=1777")
-    remount = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | linux.MS_NOSUID
-    linux.mount(None, dev, None, remount | linux.MS_NOEXEC)
 
 
 def _become_init(limits: Limits) -> Handles:
@@ -291,20 +178,30 @@ def _current_address_space() -> int:
         return int(file.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def supervise(kernel: int, status_write: int, finish: Callable[[], None]) -> NoReturn:
+def supervise(
+    kernel: int, status_write: int, finish: Callable[[], None], stop_on_sigterm: bool = False
+) -> NoReturn:
     """The session's init: reap orphans; end the session when the kernel ends, the pool
-    hangs up or sends SIGTERM. `finish` ends whatever else the session still runs."""
+    closes the status pipe (or dies), or, if asked, on SIGTERM. `finish` ends what else runs.
+
+    As PID 1 of a namespace it installs no SIGTERM handler: the session's own processes
+    could then use it to end the session; the pool kills it with SIGKILL instead.
+
+    The pool alone holds the pipe's read end, so its going away shows as an error on the
+    write end; the session's socket is not watched, so calls never wake this process."""
+    os.close(SESSION_FD)
     wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    if stop_on_sigterm:
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     poller = select.poll()
-    poller.register(SESSION_FD, 0)  # only hang-up, never the data meant for the kernel
+    poller.register(status_write, 0)  # only POLLERR: no reader left
     poller.register(wake_read, select.POLLIN)
     while True:
         for fd, _ in poller.poll():
-            if fd == SESSION_FD:
+            if fd == status_write:
                 stopping.append(True)
             else:
                 while os.read(wake_read, 512) == 512:
@@ -317,7 +214,8 @@ def supervise(kernel: int, status_write: int, finish: Callable[[], None]) -> NoR
             if pid == 0:
                 break
             if pid == kernel:
-                os.write(status_write, describe_exit(status).encode())
+                with contextlib.suppress(OSError):
+                    os.write(status_write, describe_exit(status).encode())
                 stopping.append(True)
         if stopping:
             finish()

@@ -90,8 +90,10 @@ class FdCapture:
 class Kernel:
     """One session's interpreter state: a namespace that persists between cells."""
 
-    def __init__(self, sock: socket.socket, tmp_dir: str = "/tmp") -> None:
+    def __init__(self, sock: socket.socket, tmp_dir: str, contained: bool) -> None:
+        """`contained`: kill(-1) here reaches only this session's processes."""
         self.sock = sock
+        self.contained = contained
         self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.cells = 0
         self.running = False
@@ -115,7 +117,7 @@ class Kernel:
             except EOFError:
                 return
             if request.get("op") == "stop_processes":
-                reply = {"stopped": _stop_other_processes()}
+                reply = {"stopped": self.contained and _stop_other_processes()}
             else:
                 reply = self.execute(request["code"], request.get("max_output", 4096))
             if os.getpid() != self.pid:
@@ -174,15 +176,22 @@ class Kernel:
 
 
 def _stop_other_processes() -> bool:
-    """Kill every process of the session but this one and its init (after a timeout)."""
-    try:
-        os.kill(-1, signal.SIGKILL)
-    except OSError:
-        return False
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
-    return True
+    """Kill every process of the session but this one and its init (after a timeout).
+
+    Repeated, because a fork bomb may fork during one pass; kill(-1) fails with ESRCH once
+    nothing else is left (zombies count, so this process reaps its own as it goes)."""
+    for _ in range(200):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        time.sleep(0.005)
+    return False
 
 
 def _silenced(code: str) -> bool:

@@ -2,24 +2,20 @@
 
 import asyncio
 import itertools
-import json
 import logging
 import math
 import os
 import time
-import uuid
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections import deque
 from datetime import UTC, datetime
 
 from sessionpool import files, protocol
 from sessionpool.sandbox import UID_SPREAD, KernelProcess, Sandbox, SandboxError
+from sessionpool.session import Outcome, Session, outcome_from
 from sessionpool.settings import PoolSettings
 
 log = logging.getLogger("sessionpool")
 
-MAX_REPLY = 64 * 1024 * 1024
-KEPT_EXECUTIONS = 50
 NOTE = "[session pool]"
 
 
@@ -29,67 +25,6 @@ class SessionLimitError(RuntimeError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"the pool holds its maximum number of sessions; retry in {retry_after} s")
         self.retry_after = retry_after
-
-
-@dataclass
-class Outcome:
-    """What one call produced, before it is shaped for an api-version."""
-
-    succeeded: bool
-    stdout: str = ""
-    stderr: str = ""
-    value: object = None
-    has_value: bool = False
-    images: list[dict] = field(default_factory=list)
-    duration_ms: int = 0
-
-
-@dataclass
-class Execution:
-    id: str
-    execution_type: str
-    outcome: Outcome | None = None
-
-
-class Session:
-    """One identifier's interpreter. Calls run one at a time, under `lock`."""
-
-    def __init__(self, identifier: str, kernel: KernelProcess, streams, now: float) -> None:
-        self.identifier = identifier
-        self.kernel = kernel
-        self.reader, self.writer = streams
-        self.created = now
-        self.last_used = now
-        self.etag = uuid.uuid4().hex
-        self.lock = asyncio.Lock()
-        self.executions: OrderedDict[str, Execution] = OrderedDict()
-        self.closed = False
-
-    @property
-    def busy(self) -> bool:
-        return self.lock.locked()
-
-    def remember(self, execution: Execution) -> None:
-        self.executions[execution.id] = execution
-        while len(self.executions) > KEPT_EXECUTIONS:
-            self.executions.popitem(last=False)
-
-    async def send(self, code: str, max_output: int) -> None:
-        request = {"op": "execute", "code": code, "max_output": max_output}
-        self.writer.write(protocol.encode(request))
-        await self.writer.drain()
-
-    async def receive(self) -> dict:
-        header = await self.reader.readexactly(protocol.HEADER.size)
-        length = protocol.decode_length(header)
-        if length > MAX_REPLY:
-            raise ValueError(f"reply of {length} bytes")
-        return json.loads(await self.reader.readexactly(length))
-
-    def close(self) -> None:
-        self.closed = True
-        self.writer.close()
-        self.kernel.close()
 
 
 class Pool:
@@ -249,9 +184,10 @@ class Pool:
         if session.closed:
             return _deleted()
         try:
-            outcome = _outcome_from(reply.result())
+            outcome = outcome_from(reply.result())
         except (EOFError, asyncio.IncompleteReadError, ConnectionError, ValueError, TypeError):
-            reason = session.kernel.exit_reason() or "it stopped answering"
+            reason = await asyncio.to_thread(session.kernel.exit_reason)
+            reason = reason or "it stopped answering"
             return await self._replace(session, f"its interpreter ended ({reason})", started)
         if timed_out:
             outcome.succeeded = False
@@ -327,35 +263,3 @@ def _hint(reason: str) -> str:
         if needle in reason:
             return f"{reason}; {hint}"
     return reason
-
-
-def _outcome_from(reply: dict) -> Outcome:
-    """Check the kernel's reply field by field: the sandbox is not trusted."""
-    images = reply.get("images") or []
-    if not isinstance(images, list) or not all(_is_image(i) for i in images):
-        raise ValueError("malformed images")
-    value = reply.get("result")
-    if value is not None and type(value) not in (int, float, str):
-        raise ValueError("malformed result")
-    stdout, stderr = reply.get("stdout", ""), reply.get("stderr", "")
-    if not isinstance(stdout, str) or not isinstance(stderr, str):
-        raise ValueError("malformed streams")
-    duration = reply.get("duration_ms", 0)
-    return Outcome(
-        succeeded=reply.get("status") == "ok",
-        stdout=stdout,
-        stderr=stderr,
-        value=value,
-        has_value=value is not None,
-        images=[{k: i[k] for k in ("type", "format", "base64_data")} for i in images],
-        duration_ms=duration if isinstance(duration, int) else 0,
-    )
-
-
-def _is_image(item: object) -> bool:
-    return (
-        isinstance(item, dict)
-        and item.get("type") == "image"
-        and item.get("format") == "png"
-        and isinstance(item.get("base64_data"), str)
-    )

@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -15,7 +16,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sessionpool import jail, protocol
+from sessionpool import jail, protocol, rootfs
 from sessionpool.settings import PoolSettings
 
 log = logging.getLogger("sessionpool")
@@ -68,10 +69,13 @@ class KernelProcess:
         # session's other processes itself, so it gets SIGTERM.
         _signal(self.handles.root_pidfd, signal.SIGTERM if self.workdir else signal.SIGKILL)
 
-    def exit_reason(self) -> str:
-        """Why the session ended, as its init reported it (empty if it did not say)."""
+    def exit_reason(self, wait: float = 1.0) -> str:
+        """Why the session ended, as its init reports it just before it exits (or "")."""
         try:
-            os.set_blocking(self.handles.status_fd, False)
+            poller = select.poll()
+            poller.register(self.handles.status_fd, select.POLLIN)
+            if not poller.poll(wait * 1000):
+                return ""
             return os.read(self.handles.status_fd, 512).decode(errors="replace")
         except OSError:
             return ""
@@ -128,7 +132,7 @@ class Sandbox:
 
     def _start_fork_server(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        limits = jail.Limits(
+        limits = rootfs.Limits(
             memory_mb=self.settings.memory_mb,
             disk_mb=self.settings.disk_mb,
             tmp_mb=self.settings.tmp_mb,

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sessionpool.files import FileInfo
-from sessionpool.pool import Outcome
+from sessionpool.session import Outcome
 
 GENERATION_1 = ("2024-02-02-preview", "2024-08-02-preview")
 GENERATION_2 = ("2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview")

@@ -16,8 +16,7 @@ import threading
 import time
 import traceback
 
-from sessionpool import confine as confine_module
-from sessionpool import jail, kernel, linux, protocol
+from sessionpool import confine, jail, kernel, linux, protocol, rootfs
 
 PRELOADED = (
     "numpy",
@@ -46,10 +45,10 @@ PRELOADED = (
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     config = json.loads(sys.argv[2])
-    limits = jail.Limits(**config["limits"])
+    limits = rootfs.Limits(**config["limits"])
     started = time.perf_counter()
     missing = _preload()
-    layout = jail.Layout.of_this_host(excluded=config["package_root"])
+    layout = rootfs.Layout.of_this_host(excluded=config["package_root"])
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, _reap)
     gc.collect()
@@ -110,7 +109,7 @@ def _reap(*_) -> None:
             return
 
 
-def _spawn(request: dict, session_fd: int, layout: jail.Layout, limits: jail.Limits) -> int:
+def _spawn(request: dict, session_fd: int, layout: rootfs.Layout, limits: rootfs.Limits) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -124,9 +123,9 @@ def _spawn(request: dict, session_fd: int, layout: jail.Layout, limits: jail.Lim
             handles = jail.enter_namespaces(layout, limits, uid)
             handles.layers = jail.applied_layers()
         else:
-            confine = isolation == "landlock"
+            landlocked = isolation == "landlock"
             workdir = request["workdir"]
-            handles = confine_module.enter_confined(layout, limits, uid, workdir, confine)
+            handles = confine.enter_confined(layout, limits, uid, workdir, landlocked)
         _run_kernel(channel, handles, isolation)
     except BaseException:
         try:
@@ -150,7 +149,13 @@ def _run_kernel(channel: socket.socket, handles: jail.Handles, isolation: str) -
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
-    session = kernel.Kernel(channel, os.environ["TMPDIR"])
+    layers = handles.layers or {}
+    # Without its own PID namespace, a uid of its own or Landlock's signal scope, kill(-1)
+    # from the session would reach the pool's other processes: then it is never used.
+    contained = isolation == "namespaces" or any(
+        layers.get(name) for name in (confine.OWN_UID, confine.SCOPED_SIGNALS)
+    )
+    session = kernel.Kernel(channel, os.environ["TMPDIR"], contained)
     hello = {"op": "hello", "layers": handles.layers}
     protocol.send(channel, hello, handles.as_list())
     for fd in handles.as_list():

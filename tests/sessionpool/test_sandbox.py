@@ -176,7 +176,8 @@ def test_kill_init_and_signals_to_others_are_contained(client, neighbour):
     identifier = new_id()
     client.run("state = 1", identifier)
     properties = client.run(
-        "import os, signal\nos.kill(1, signal.SIGKILL)\nos.kill(1, 15)", identifier
+        "import os, signal, time\nfor s in (9, 15, 2, 1):\n    os.kill(1, s)\ntime.sleep(0.3)",
+        identifier,
     )
     assert properties["status"] == "Success"
     assert client.value("state", identifier) == 1

@@ -1,0 +1,124 @@
+"""The read-only root a session sees: system and Python bound read-only, small /etc, tmpfs."""
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+from sessionpool import linux
+
+SANDBOX_UID = 1000
+HOSTNAME = "sandbox"
+NEW_ROOT = "/tmp"
+DEVICES = ("null", "zero", "full", "random", "urandom")
+TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+ETC_PASSWD = (
+    "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+    f"user:x:{SANDBOX_UID}:{SANDBOX_UID}:session user:/mnt/data:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+)
+ETC_GROUP = f"root:x:0:\nuser:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
+ETC_HOSTS = f"127.0.0.1 localhost {HOSTNAME}\n::1 localhost\n"
+
+
+@dataclass
+class Limits:
+    """What one session may use; from the SESSION_POOL_* settings of the same names."""
+
+    memory_mb: int = 1024
+    disk_mb: int = 1024
+    tmp_mb: int = 128
+    max_processes: int = 64
+    max_open_files: int = 256
+    cpu_seconds: int = 3600
+
+
+@dataclass
+class Layout:
+    """What a session's root holds: read-only binds of the system and of Python, small /etc."""
+
+    binds: list[str] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)
+    etc: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def of_this_host(cls, excluded: str | None = None) -> "Layout":
+        layout = cls(binds=["/usr"])
+        for name in TOP_LEVEL:
+            path = f"/{name}"
+            if os.path.islink(path):
+                layout.links[path] = os.readlink(path)
+            elif os.path.isdir(path):
+                layout.binds.append(path)
+        prefixes = [sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix]
+        # Every import directory too (a .pth file may point outside the prefixes), but never
+        # the pool's own code, nor the fork server's working directory.
+        private = {os.path.realpath(p) for p in (os.getcwd(), excluded) if p}
+        for entry in prefixes + [p for p in sys.path if p and os.path.isdir(p)]:
+            real = os.path.realpath(entry)
+            covered = any(real == b or real.startswith(b + "/") for b in layout.binds)
+            if not covered and real not in private:
+                layout.binds.append(real)
+        layout.etc = {"passwd": ETC_PASSWD.encode(), "group": ETC_GROUP.encode()}
+        layout.etc |= {"hosts": ETC_HOSTS.encode(), "hostname": f"{HOSTNAME}\n".encode()}
+        for name in ("ld.so.cache", "localtime", "nsswitch.conf"):
+            try:
+                with open(f"/etc/{name}", "rb") as file:
+                    layout.etc[name] = file.read()
+            except OSError:
+                pass
+        return layout
+
+
+def build_root(layout: Layout, limits: Limits, owner: int | None) -> None:
+    """Assemble the session's root in a tmpfs at NEW_ROOT, read-only once done."""
+    root = NEW_ROOT
+    flags = linux.MS_NOSUID | linux.MS_NODEV
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    # Descriptors first: the tmpfs mounted at NEW_ROOT may hide a Python that lives under it.
+    sources = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in layout.binds}
+    devices = {name: os.open(f"/dev/{name}", os.O_PATH | os.O_CLOEXEC) for name in DEVICES}
+    linux.mount("tmpfs", root, "tmpfs", flags, "size=4m,mode=0755")
+    for path in ("/proc", "/tmp", "/mnt/data", "/etc"):
+        os.makedirs(root + path)
+    # The writable mounts come before the binds, so a Python under /tmp is bound on top.
+    linux.mount("tmpfs", root + "/tmp", "tmpfs", flags, f"size={limits.tmp_mb}m,mode=1777")
+    data = f"size={limits.disk_mb}m,nr_inodes=65536,mode=0700"
+    if owner is not None:
+        data += f",uid={owner},gid={owner}"
+    linux.mount("tmpfs", root + "/mnt/data", "tmpfs", flags, data)
+    for path, fd in sources.items():
+        os.makedirs(root + path, exist_ok=True)
+        _bind_read_only(f"/proc/self/fd/{fd}", root + path)
+    for path, target in layout.links.items():
+        os.symlink(target, root + path)
+    _build_dev(root, devices, limits)
+    for name, content in layout.etc.items():
+        with open(f"{root}/etc/{name}", "wb") as file:
+            file.write(content)
+    for fd in (*sources.values(), *devices.values()):
+        os.close(fd)
+    linux.mount(None, root, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | flags)
+
+
+def _bind_read_only(source: str, target: str) -> None:
+    linux.mount(source, target, None, linux.MS_BIND)
+    keep = linux.mount_flags_of(target) | linux.MS_NOSUID | linux.MS_NODEV
+    linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | keep)
+
+
+def _build_dev(root: str, devices: dict[str, int], limits: Limits) -> None:
+    dev = root + "/dev"
+    os.makedirs(dev)
+    linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_NOEXEC, "size=64k,mode=0755")
+    for name, fd in devices.items():
+        open(f"{dev}/{name}", "w").close()
+        linux.mount(f"/proc/self/fd/{fd}", f"{dev}/{name}", None, linux.MS_BIND)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0")):
+        os.symlink(target, f"{dev}/{name}")
+    os.symlink("/proc/self/fd/1", f"{dev}/stdout")
+    os.symlink("/proc/self/fd/2", f"{dev}/stderr")
+    os.makedirs(f"{dev}/shm")
+    shm_flags = linux.MS_NOSUID | linux.MS_NODEV
+    linux.mount("tmpfs", f"{dev}/shm", "tmpfs", shm_flags, f"size={limits.tmp_mb}m,mode=1777")
+    remount = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | linux.MS_NOSUID
+    linux.mount(None, dev, None, remount | linux.MS_NOEXEC)
