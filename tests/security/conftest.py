@@ -1,8 +1,10 @@
 """Serve a FastAPI app built from the security pieces with uvicorn, on a free loopback port."""
 
+import asyncio
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import uvicorn
@@ -46,3 +48,10 @@ def serve(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def run_async(coroutine: Coroutine):
+    """asyncio.run in a thread of its own: another suite's session fixture (Playwright's sync
+    API) may keep an event loop running in the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from security.guards import build_guards, install_security_middleware, run_slot
 from security.limits import RateLimiter, TooManyRequests, check_message_length
-from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
+from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, run_async, serve
 
 ALICE = {"X-API-Key": ALICE_KEY}
 BOB = {"X-API-Key": BOB_KEY}
@@ -112,7 +112,7 @@ async def _concurrent_runs(url: str, path: str) -> tuple[list[int], int, int]:
 @pytest.mark.parametrize("path", ["/run", "/stream"])
 def test_concurrent_runs_are_limited_per_user_until_the_answer_is_sent(path: str) -> None:
     with serve(limited_app(max_concurrent_runs_per_user=2)) as url:
-        finished, third, after = asyncio.run(_concurrent_runs(url, path))
+        finished, third, after = run_async(_concurrent_runs(url, path))
     assert third == 429
     assert finished == [200, 200, 200]
     assert after == 200
@@ -161,5 +161,5 @@ async def _abandon_stream(url: str) -> list[int]:
 
 def test_a_client_that_hangs_up_mid_stream_gives_its_slot_back() -> None:
     with serve(limited_app(max_concurrent_runs_per_user=1)) as url:
-        counts = asyncio.run(_abandon_stream(url))
+        counts = run_async(_abandon_stream(url))
     assert counts[-1] == 0

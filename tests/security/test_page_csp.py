@@ -2,7 +2,8 @@
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi import FastAPI
@@ -35,32 +36,47 @@ def page_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def page() -> Iterator[Page]:
+def in_browser(steps: Callable[[Page], object]) -> object:
+    """Run `steps` on a fresh page, in a thread of its own: Playwright's sync API refuses a
+    thread where another suite's browser keeps an event loop running."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         pytest.fail("Chromium is missing: `make install` installs Debian's `chromium` package")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.add_init_script(WATCH_VIOLATIONS)
-        yield page
-        browser.close()
+
+    def run() -> object:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.add_init_script(WATCH_VIOLATIONS)
+                return steps(page)
+            finally:
+                browser.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
 
 
-def test_the_page_loads_its_code_without_breaking_the_policy(page: Page, page_url: str) -> None:
-    page.goto(f"{page_url}/ui/")
-    # The page's module script names the new conversation in the URL: it ran.
-    expect(page).to_have_url(re.compile(r"/ui/\?c=[\w-]+$"))
-    page.wait_for_load_state("networkidle")
-    assert page.evaluate("window.__violations") == []
+def test_the_page_loads_its_code_without_breaking_the_policy(page_url: str) -> None:
+    def steps(page: Page) -> list:
+        page.goto(f"{page_url}/ui/")
+        # The page's module script names the new conversation in the URL: it ran.
+        expect(page).to_have_url(re.compile(r"/ui/\?c=[\w-]+$"))
+        page.wait_for_load_state("networkidle")
+        return page.evaluate("window.__violations")
+
+    assert in_browser(steps) == []
 
 
-def test_injected_inline_script_is_blocked(page: Page, page_url: str) -> None:
-    page.goto(f"{page_url}/ui/")
-    page.evaluate(
-        "() => { const s = document.createElement('script');"
-        " s.textContent = 'window.injected = true'; document.body.appendChild(s); }"
-    )
-    assert page.evaluate("window.injected === undefined")
-    assert any(v.startswith("script-src") for v in page.evaluate("window.__violations"))
+def test_injected_inline_script_is_blocked(page_url: str) -> None:
+    def steps(page: Page) -> tuple:
+        page.goto(f"{page_url}/ui/")
+        page.evaluate(
+            "() => { const s = document.createElement('script');"
+            " s.textContent = 'window.injected = true'; document.body.appendChild(s); }"
+        )
+        return page.evaluate("window.injected === undefined"), page.evaluate("window.__violations")
+
+    not_run, violations = in_browser(steps)
+    assert not_run
+    assert any(v.startswith("script-src") for v in violations)
