@@ -6,6 +6,7 @@ printed, never asserted.
 """
 
 import asyncio
+import json
 import os
 import secrets
 import sys
@@ -60,13 +61,11 @@ class HttpTarget:
     async def first_token(self, message: str, config: dict) -> None:
         body = {"input": {"message": message}, "config": config}
         async with self.http.stream("POST", "/chat/stream", json=body) as response:
-            async for line in response.aiter_lines():
-                if (
-                    line.startswith("data:")
-                    and '"output": "' in line
-                    and '"output": ""' not in line
-                ):
-                    return
+            lines = response.aiter_lines()
+            async for line in lines:
+                if line.startswith("data:") and json.loads(line[5:]).get("output"):
+                    break
+            await lines.aclose()  # here, not later in the garbage collector
 
 
 class InProcessTarget:
