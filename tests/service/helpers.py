@@ -1,5 +1,7 @@
 """Small helpers the service tests share: scripted turns and conversation ids."""
 
+import asyncio
+import concurrent.futures
 import uuid
 
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCall
@@ -29,3 +31,9 @@ def agent_requests(llm: ScriptedLLM) -> list[dict]:
         for r in llm.requests
         if any(t["function"]["name"] == "Python_REPL" for t in r["body"].get("tools") or [])
     ]
+
+
+def run_async(coroutine):
+    """Run a coroutine to its end in a thread of its own (the caller may own an event loop)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

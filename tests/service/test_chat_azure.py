@@ -1,9 +1,8 @@
 """/chat and /agent over real HTTP: AzureChatOpenAI against the scripted model, the real pool."""
 
-import asyncio
 import json
 
-from tests.service.helpers import agent_requests, config, new_id, script_code_turn
+from tests.service.helpers import agent_requests, config, new_id, run_async, script_code_turn
 from tests.support.scripted_llm import Text, ToolCall
 
 
@@ -128,7 +127,7 @@ async def _collect_events(remote, message: str, conversation: str) -> list[dict]
 
 def test_stream_events_show_the_tool_as_it_runs_and_model_tokens(azure_service, llm):
     remote = azure_service.remote("/chat")
-    events = asyncio.run(_collect_events(remote, "What is 3 * 14?", new_id()))
+    events = run_async(_collect_events(remote, "What is 3 * 14?", new_id()))
     kinds = [e["event"] for e in events]
 
     assert kinds.index("on_tool_start") < kinds.index("on_tool_end")

@@ -1,6 +1,5 @@
 """Fast, in-process checks of the parts: arithmetic, the offline model, chunks, ids, the store."""
 
-import asyncio
 import json
 
 import httpx
@@ -13,6 +12,7 @@ from conversations import ConversationStore, build_engine
 from errors import BadRequest, NotSupported
 from llms import OfflineChatModel
 from llms.arithmetic import to_python_expression
+from tests.service.helpers import run_async
 from tools import PoolClient, RemoteSessionPool, SessionPythonTool, session_identifier
 from tools.sessions import check_conversation_id
 
@@ -121,5 +121,5 @@ def test_interrupt_on_azure_is_not_supported():
             await PoolClient(pool, http).interrupt("conv-1")
 
     with pytest.raises(NotSupported) as error:
-        asyncio.run(interrupt())
+        run_async(interrupt())
     assert error.value.status_code == 501
