@@ -40,7 +40,9 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: sync Playwright keeps an event loop running in the main thread,
+# which would break asyncio.run() in the suites that run after this one.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -48,7 +50,7 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def model() -> Iterator[ScriptedLLM]:
     with ScriptedLLM(arithmetic_brain) as llm:
         yield llm
@@ -62,7 +64,7 @@ def llm(model: ScriptedLLM) -> Iterator[ScriptedLLM]:
     model.reset(arithmetic_brain)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def service(model, session_pool, tmp_path_factory) -> Iterator[Service]:
     env = {
         **azure_env(model),

@@ -32,3 +32,11 @@ def test_stop_interrupts_a_long_run_and_the_conversation_stays_usable(
     expect(after.locator(".text")).to_contain_text("The result is 21176.")
     expect(open_steps(after).first.locator("summary")).to_contain_text("ok")
     shot("usable-after-stop")
+
+    # The stopped turn is kept: a reload shows it, its code marked as stopped.
+    page.reload()
+    answers = page.locator("article.msg.assistant")
+    expect(answers).to_have_count(3)
+    expect(answers.nth(1).locator("details.step summary")).to_contain_text("stopped")
+    expect(answers.nth(2).locator(".text")).to_contain_text("The result is 21176.")
+    shot("stopped-turn-after-reload")
