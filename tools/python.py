@@ -96,7 +96,6 @@ class SessionPythonTool(BaseTool):
             raise PoolUnavailable(f"the code did not finish within {self.timeout:g} s") from None
 
     def _execute(self, session: str, python_code: str) -> tuple[str, dict]:
-        note = self._reset_note(session)
         try:
             _content, response = self._official_tool(session)._run(python_code)
         except requests.ConnectionError as error:
@@ -106,6 +105,8 @@ class SessionPythonTool(BaseTool):
         except requests.HTTPError as error:
             status = error.response.status_code if error.response is not None else "?"
             raise PoolUnavailable(f"the code session pool answered {status}") from None
+        # Only a call that reached the pool tells whether its session outlived a restart.
+        note = self._reset_note(session)
         step = _step(response)
         visible = {"result": step["result"], "stdout": step["stdout"], "stderr": step["stderr"]}
         if note:
@@ -123,7 +124,8 @@ class SessionPythonTool(BaseTool):
             )
             self._sessions[session] = tool
             while len(self._sessions) > CACHED_SESSIONS:
-                self._sessions.popitem(last=False)
+                evicted, _tool = self._sessions.popitem(last=False)
+                self._epochs.pop(evicted, None)
             return tool
 
     def _reset_note(self, session: str) -> str | None:
