@@ -52,7 +52,7 @@ def clean_name(raw: str) -> str:
         if name.startswith(prefix):
             name = name[len(prefix) :]
             break
-    if not name or name in (".", "..") or len(name.encode()) > MAX_NAME:
+    if not name or name in (".", "..") or len(name.encode(errors="surrogatepass")) > MAX_NAME:
         raise FileNameError(f"invalid file name {raw!r}")
     if "/" in name or "\\" in name or "\0" in name:
         raise FileNameError(f"invalid file name {raw!r}: only files directly in /mnt/data")

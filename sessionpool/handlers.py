@@ -56,7 +56,7 @@ class Api:
             body = body["properties"]
         if not isinstance(body.get("code"), str):
             raise http.ApiError(400, "MissingCode", "the request body needs a string `code`")
-        if len(body["code"].encode()) > self.settings.max_code_bytes:
+        if len(body["code"].encode(errors="surrogatepass")) > self.settings.max_code_bytes:
             raise http.ApiError(
                 413,
                 "CodeTooLarge",

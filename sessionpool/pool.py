@@ -39,6 +39,7 @@ class Pool:
         self._uids = itertools.count(1)
         self._tasks: list[asyncio.Task] = []
         self._refill = asyncio.Event()
+        self._interrupts: set[asyncio.Task] = set()
 
     async def start(self) -> None:
         await asyncio.to_thread(self.sandbox.start)
@@ -155,6 +156,7 @@ class Pool:
         self, session: Session, code: str, timeout: float, max_output: int
     ) -> Outcome:
         async with session.lock:
+            session.calls += 1
             session.last_used = time.time()
             try:
                 return await self._run(session, code, timeout, max_output)
@@ -226,6 +228,9 @@ class Pool:
             return Outcome(False, stderr=f"{note}{NOTE} No new session could start: {error}\n")
         owner = kernel.host_uid if os.geteuid() == 0 else None
         await asyncio.to_thread(files.copy_all, old.handles.data_fd, kernel.handles.data_fd, owner)
+        if session.closed:  # deleted while the replacement started
+            kernel.close()
+            return _deleted()
         session.writer.close()
         old.close()
         kernel.channel.setblocking(False)
@@ -235,10 +240,25 @@ class Pool:
         return Outcome(False, stderr=note, duration_ms=elapsed)
 
     async def interrupt(self, identifier: str) -> bool:
+        """Interrupt the running call, like a kernel interrupt; False if none runs."""
         session = self.sessions.get(identifier)
         if session is None or not session.busy:
             return False
-        return session.kernel.interrupt()
+        if not session.kernel.interrupt():
+            return False
+        task = asyncio.create_task(self._keep_interrupting(session, session.calls))
+        self._interrupts.add(task)
+        task.add_done_callback(self._interrupts.discard)
+        return True
+
+    async def _keep_interrupting(self, session: Session, call: int) -> None:
+        """A signal that lands before the kernel has read the code is ignored there: repeat
+        it while that same call still runs."""
+        for _ in range(20):
+            await asyncio.sleep(0.1)
+            if session.calls != call or not session.busy:
+                return
+            session.kernel.interrupt()
 
     def counts(self) -> dict[str, int]:
         busy = sum(1 for s in self.sessions.values() if s.busy)
@@ -257,7 +277,7 @@ def _hint(reason: str) -> str:
     hints = {
         "SIGXCPU": "the CPU time limit was reached",
         "CPU time limit": "the CPU time limit was reached",
-        "signal 9": "a memory, process or CPU limit was probably reached",
+        "signal 9": "the code killed it, or the kernel did when memory ran out",
     }
     for needle, hint in hints.items():
         if needle in reason:

@@ -46,6 +46,7 @@ class Session:
         self.lock = asyncio.Lock()
         self.executions: OrderedDict[str, Execution] = OrderedDict()
         self.closed = False
+        self.calls = 0
 
     @property
     def busy(self) -> bool:

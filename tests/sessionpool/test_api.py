@@ -1,6 +1,7 @@
 """Both API generations' shapes and every error case, over raw HTTP."""
 
 import base64
+import json
 import time
 
 import httpx
@@ -312,3 +313,22 @@ def test_upload_without_a_file_is_400(client):
         "files", params=params(new_id()) | {"path": "/etc"}, files={"file": ("a", b"1")}
     )
     error_of(subfolder, 400)
+
+
+def test_odd_code_is_a_failure_not_a_server_error(client):
+    for code in ('"\\ud800"', "\x00", "def f(:\n", "\ufeff1"):
+        response = client.http.post(
+            "/code/execute",
+            params=params(new_id(), GEN1),
+            content=('{"properties": {"code": ' + json.dumps(code) + "}}").encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+    lone = b'{"properties": {"code": "x = \\"\\ud800\\""}}'
+    response = client.http.post(
+        "/code/execute",
+        params=params(new_id(), GEN1),
+        content=lone,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
