@@ -5,6 +5,7 @@ import secrets
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sessionpool.linux import descendants
 from tests.conftest import RunningPool, start_session_pool
 from tests.support.servers import ROOT, free_port, stop, wait_until_up
 
@@ -133,3 +135,36 @@ def pool_with_readable_python(as_user: str = "", **settings: object) -> Iterator
         yield RunningPool(endpoint, key, proc)
     finally:
         stop(proc)
+
+
+DAEMON = "import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)"
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until_gone(processes: list[int], timeout: float = 10) -> list[int]:
+    """The processes still alive after up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(alive(p) for p in processes):
+        time.sleep(0.1)
+    return [p for p in processes if alive(p)]
+
+
+def stop_pool_with_daemons(pool: RunningPool, sessions: int, signum: int) -> list[int]:
+    """Start a detached daemon in each of `sessions` sessions, stop the pool with `signum`;
+    returns what the pool ran and left alive (the assertion is that this is empty)."""
+    client = PoolClient(pool)
+    with client.http:
+        for _ in range(sessions):
+            client.run(DAEMON, new_id())
+    processes = descendants(pool.process.pid)
+    assert len(processes) >= 1 + 3 * sessions  # fork server; init, kernel and daemon each
+    os.kill(pool.process.pid, signum)
+    pool.process.wait(30)
+    return wait_until_gone(processes)

@@ -1,15 +1,20 @@
 """The fallback for hosts without user namespaces: Landlock, seccomp, a uid per session."""
 
-import os
 import signal
-import time
 
 import httpx
 import pytest
 
 from sessionpool.linux import descendants
-from tests.sessionpool.conftest import GEN2, PoolClient, new_id, pool_with_readable_python
-from tests.sessionpool.test_shutdown import alive
+from tests.sessionpool.conftest import (
+    DAEMON,
+    GEN2,
+    PoolClient,
+    new_id,
+    pool_with_readable_python,
+    stop_pool_with_daemons,
+    wait_until_gone,
+)
 from tests.support.servers import ROOT
 
 
@@ -67,8 +72,7 @@ def test_a_fork_bomb_is_contained_and_neighbours_answer(landlock_pool):
 def test_stubborn_code_is_replaced_and_its_processes_end(landlock_pool):
     identifier = new_id()
     first = landlock_pool.run(
-        "import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
-        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN);",
+        DAEMON + "\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN);",
         identifier,
     )
     assert first["status"] == "Success", first["stderr"]
@@ -76,12 +80,8 @@ def test_stubborn_code_is_replaced_and_its_processes_end(landlock_pool):
     properties = landlock_pool.run("while True:\n    pass", identifier, timeout=1)
     assert "The session was restarted" in properties["stderr"], properties["stderr"]
     assert landlock_pool.value("1 + 1", identifier) == 2
-    deadline = time.monotonic() + 10
     sleepers = [p for p in before if _command(p) == "sleep"]
-    assert sleepers
-    while time.monotonic() < deadline and any(alive(p) for p in sleepers):
-        time.sleep(0.1)
-    assert [p for p in sleepers if alive(p)] == []
+    assert sleepers and wait_until_gone(sleepers) == []
 
 
 def _command(pid: int) -> str:
@@ -94,15 +94,4 @@ def _command(pid: int) -> str:
 
 def test_shutdown_leaves_no_process():
     with pool_with_readable_python(isolation="landlock", ready_sessions=0) as pool:
-        client = PoolClient(pool)
-        client.run(
-            "import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)",
-            new_id(),
-        )
-        processes = descendants(pool.process.pid)
-        os.kill(pool.process.pid, signal.SIGTERM)
-        pool.process.wait(30)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(alive(p) for p in processes):
-        time.sleep(0.1)
-    assert [p for p in processes if alive(p)] == []
+        assert stop_pool_with_daemons(pool, sessions=1, signum=signal.SIGTERM) == []

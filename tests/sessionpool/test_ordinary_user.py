@@ -2,13 +2,15 @@
 
 import os
 import signal
-import time
 
 import pytest
 
-from sessionpool.linux import descendants
-from tests.sessionpool.conftest import PoolClient, new_id, pool_with_readable_python
-from tests.sessionpool.test_shutdown import alive
+from tests.sessionpool.conftest import (
+    PoolClient,
+    new_id,
+    pool_with_readable_python,
+    stop_pool_with_daemons,
+)
 
 NOBODY = "65534:65534"
 
@@ -56,15 +58,4 @@ def test_shutdown_under_an_ordinary_user_leaves_nothing():
     if os.geteuid() != 0:
         pytest.skip("needs root to become another user")
     with pool_with_readable_python(as_user=NOBODY, ready_sessions=1) as pool:
-        client = PoolClient(pool)
-        client.run(
-            "import subprocess\nsubprocess.Popen(['sleep', '1000'], start_new_session=True)",
-            new_id(),
-        )
-        processes = descendants(pool.process.pid)
-        os.kill(pool.process.pid, signal.SIGTERM)
-        pool.process.wait(30)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(alive(p) for p in processes):
-        time.sleep(0.1)
-    assert [p for p in processes if alive(p)] == []
+        assert stop_pool_with_daemons(pool, sessions=1, signum=signal.SIGTERM) == []
