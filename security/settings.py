@@ -23,7 +23,7 @@ class SecuritySettings(BaseSettings):
     # Unset: the tenant's keys at login.microsoftonline.com; set for tests or sovereign clouds.
     entra_jwks_url: str | None = None
 
-    rate_limit_per_minute: int = 60
+    rate_limit_per_minute: int = 120
     max_concurrent_runs_per_user: int = 4
     max_request_bytes: int = 1_000_000
     # The next two are already fields of settings.Settings, with the same defaults.
