@@ -72,6 +72,7 @@ export function messageFor(status, detail) {
     return `Not authorised (${status}): ${detail}. Enter an API key under Settings.`;
   }
   if (status === 413) return `The file is too large (413): ${detail}`;
+  if (status === 429) return `Too many requests (429): ${detail}. Wait a moment, then try again.`;
   if (status === 502 || status === 503 || status === 504) {
     return `A backend is unavailable (${status}): ${detail}`;
   }
