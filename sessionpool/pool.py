@@ -17,6 +17,7 @@ from sessionpool.settings import PoolSettings
 log = logging.getLogger("sessionpool")
 
 NOTE = "[session pool]"
+INTERRUPTED = f"{NOTE} Interrupted on request; the session's variables are kept.\n"
 
 
 class SessionLimitError(RuntimeError):
@@ -159,9 +160,12 @@ class Pool:
             session.calls += 1
             session.last_used = time.time()
             try:
-                return await self._run(session, code, timeout, max_output)
+                outcome = await self._run(session, code, timeout, max_output)
             finally:
                 session.last_used = time.time()
+            if session.interrupted == session.calls and not outcome.succeeded:
+                outcome.stderr += INTERRUPTED  # a stop, not an error (a finished run stays so)
+            return outcome
 
     async def _run(self, session: Session, code: str, timeout: float, max_output: int) -> Outcome:
         started = time.perf_counter()
@@ -246,6 +250,7 @@ class Pool:
             return False
         if not session.kernel.interrupt():
             return False
+        session.interrupted = session.calls
         task = asyncio.create_task(self._keep_interrupting(session, session.calls))
         self._interrupts.add(task)
         task.add_done_callback(self._interrupts.discard)

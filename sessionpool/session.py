@@ -47,6 +47,7 @@ class Session:
         self.executions: OrderedDict[str, Execution] = OrderedDict()
         self.closed = False
         self.calls = 0
+        self.interrupted = 0  # the number of the last call interrupted on request
 
     @property
     def busy(self) -> bool:

@@ -221,6 +221,9 @@ def test_interrupt_extension_keeps_state(client):
     thread.join(60)
     assert interrupted
     assert results["status"] == "Failure" and "KeyboardInterrupt" in results["stderr"]
+    assert results["stderr"].endswith(
+        "[session pool] Interrupted on request; the session's variables are kept.\n"
+    )
     assert client.value("kept", identifier) == 11
     idle = client.http.post("session/interrupt", params=params(identifier, GEN2)).json()
     assert idle == {"interrupted": False}
