@@ -31,7 +31,7 @@ export function renderText(container, text) {
     .split("```")
     .forEach((part, i) => {
       if (i % 2 === 0) {
-        if (part.trim()) container.append(el("div", { class: "prose" }, ...inline(part.replace(/^\n+|\s+$/g, ""))));
+        if (part.trim()) container.append(el("div", { class: "prose" }, ...inline(part.trim())));
       } else {
         container.append(el("pre", { class: "fenced" }, el("code", {}, part.replace(/^[\w.+-]*\n/, ""))));
       }
@@ -57,6 +57,21 @@ export function isFailure(step) {
   return /fail|error/i.test(String(step.status || ""));
 }
 
+// A run the user stopped reads "stopped", whichever came first on the service: the stop
+// (status "stopped") or the interrupt's own result (a failure ending in KeyboardInterrupt,
+// which the local pool labels "Interrupted on request").
+const STOPPED_STATUS = /interrupt|cancel|stop/i;
+const STOPPED_STDERR = /Interrupted on request|KeyboardInterrupt\s*$/;
+
+/** "running", "stopped", "failed" or "ok". */
+export function stepState(step) {
+  const status = String(step.status || "");
+  if (status === "running") return "running";
+  if (STOPPED_STATUS.test(status)) return "stopped";
+  if (isFailure(step)) return STOPPED_STDERR.test(step.stderr || "") ? "stopped" : "failed";
+  return "ok";
+}
+
 function showable(result) {
   if (result === undefined || result === null || result === "") return "";
   if (typeof result === "object" && result.type === "image") return "";
@@ -70,14 +85,13 @@ function section(label, className, text) {
 
 /** One run of code: a collapsible block with the code, stdout, stderr and result. */
 export function stepBlock(step, open) {
-  const failed = isFailure(step);
-  const running = step.status === "running";
-  const stopped = /interrupt|cancel|stop/i.test(String(step.status || ""));
-  const state = running ? "running…" : failed ? "error" : stopped ? "stopped" : "ok";
+  const state = stepState(step);
+  const failed = state === "failed";
+  const label = { running: "running…", stopped: "stopped", failed: "error", ok: "ok" }[state];
   return el(
     "details",
-    { class: `step ${running ? "running" : failed ? "failed" : stopped ? "stopped" : "ok"}`, open: open || failed },
-    el("summary", {}, "Python code ", el("span", { class: "status" }, state)),
+    { class: `step ${state}`, open: open || failed },
+    el("summary", {}, "Python code ", el("span", { class: "status" }, label)),
     section("Code", "code", step.code || ""),
     section("Output", "stdout", step.stdout || ""),
     section(failed ? "Error" : "Errors", "stderr", step.stderr || ""),
