@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.service.conftest import Service, azure_env, pool_env, run_service
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
@@ -28,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# Generous waits: the whole suite runs on two busy cores in CI. Nothing asserts on time.
+expect.set_options(timeout=30_000)
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 UPLOAD_LIMIT = 256 * 1024
