@@ -10,13 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
     PATH=/app/.venv/bin:$PATH
 
-# bubblewrap is the local session pool's strongest sandbox layer, used when the container runtime
-# allows user namespaces; Debian's security updates land through the suite, so it is not pinned.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends bubblewrap \
-    && rm -rf /var/lib/apt/lists/* \
-    && pip install --no-cache-dir uv==0.13.8 \
+RUN pip install --no-cache-dir uv==0.13.8 \
     && useradd --create-home --uid 10001 --user-group --shell /usr/sbin/nologin app
 
 WORKDIR /app

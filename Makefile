@@ -8,8 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the service and its tests need: the session sandbox and the browser tests.
-SYSTEM_PACKAGES := bubblewrap chromium postgresql
+# Debian packages only the tests need: a browser for the page's tests, PostgreSQL for the store's.
+# The service itself needs none: the session pool sandboxes with the kernel's own namespaces.
+TEST_SYSTEM_PACKAGES := chromium postgresql
 
 .PHONY: install system-deps run pool test lint bench load clean tools audit
 
@@ -18,7 +19,7 @@ CHECKOV_VERSION := 3.3.30
 HADOLINT_VERSION := 2.15.1
 INFRA_TOOLS := .tools/checkov/.installed-$(CHECKOV_VERSION)-$(HADOLINT_VERSION)
 
-install: system-deps $(VENV)/.synced
+install: $(VENV)/.synced
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -29,7 +30,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	touch $@
 
 system-deps:
-	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	@missing=""; for p in $(TEST_SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -64,7 +65,7 @@ $(INFRA_TOOLS):
 audit: $(VENV)/.synced
 	$(PY) -m security.audit
 
-test: install lint tools audit
+test: install system-deps lint tools audit
 	$(VENV)/bin/pytest -q
 
 bench: install
