@@ -9,14 +9,15 @@ from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from errors import BadRequest, NotFound, PayloadTooLarge
-from tools.sessions import DEFAULT_USER, check_conversation_id, session_identifier
+from security import guards
+from tools.sessions import check_conversation_id, session_identifier
 from wiring import Services
 
 
 async def current_user(request: Request) -> str:
-    """The caller; the one place authentication will plug in. Also kept for LangServe's hook."""
-    request.state.user = DEFAULT_USER
-    return DEFAULT_USER
+    """The authenticated caller (counted against their rate limit); also kept in
+    `request.state.user` for LangServe's per-request hook."""
+    return await guards.current_user(request)
 
 
 def services(request: Request) -> Services:

@@ -14,18 +14,22 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from langchain_core.messages import AnyMessage, convert_to_messages
 from langserve import add_routes
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 import api
 from chains import ChatOutput, chat_input_model, with_conversation
 from errors import BadRequest, ServiceError
 from llms import model_error
+from security.guards import build_guards, install_security_middleware, run_slot
 from settings import Settings
 from tools.sessions import conversation_configurable
 from wiring import Services, build_services
 
 log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent / "web"
+# Uploads may exceed MAX_REQUEST_BYTES up to MAX_UPLOAD_BYTES, plus room for the multipart framing.
+UPLOAD_PATH = r"/conversations/[^/]+/files$"
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 class AgentInput(BaseModel):
@@ -52,6 +56,7 @@ class AgentOutput(BaseModel):
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app: parts built here, the pool and the store opened in the lifespan."""
     settings = settings or Settings()
+    guards = build_guards(settings)  # fails the start when AUTH_MODE lacks its credentials
     _configure_telemetry(settings)
     svc = build_services(settings)
 
@@ -65,12 +70,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Code-interpreter agent", lifespan=lifespan)
     app.state.services = svc
+    app.state.guards = guards
+    install_security_middleware(
+        app,
+        settings,
+        body_limit_overrides={UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_OVERHEAD},
+        secrets=_secret_values(settings),
+    )
     _add_error_handlers(app, settings)
     _add_runnables(app, svc)
     _add_plain_routes(app)
     app.include_router(api.router)
     app.mount("/ui", StaticFiles(directory=WEB_DIR, html=True, check_dir=False), name="ui")
     return app
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    """Every secret setting's value, so that none of them ever reaches a log line."""
+    values = (getattr(settings, name) for name in type(settings).model_fields)
+    return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
 
 
 def _configure_telemetry(settings: Settings) -> None:
@@ -101,13 +119,14 @@ def _add_runnables(app: FastAPI, svc: Services) -> None:
             app,
             runnable,
             path=path,
-            dependencies=[Depends(api.current_user)],
+            # Authenticates the caller and holds one of their run slots until the answer is sent.
+            dependencies=[Depends(run_slot)],
             per_req_config_modifier=conversation_config,
         )
 
 
 def _add_plain_routes(app: FastAPI) -> None:
-    @app.get("/chat", tags=["chat"])
+    @app.get("/chat", tags=["chat"], dependencies=[Depends(run_slot)])
     async def chat_get(
         user: api.CurrentUser,
         svc: api.AppServices,
@@ -140,6 +159,12 @@ def _add_error_handlers(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": error.message}, status_code=error.status_code)
+
+    @app.exception_handler(ValidationError)
+    async def invalid_input(_request: Request, error: ValidationError) -> JSONResponse:
+        # LangServe validates /batch inputs outside its own 422 translation.
+        detail = error.errors(include_url=False, include_context=False, include_input=False)
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(openai.APIError)
     async def model_failure(_request: Request, error: openai.APIError) -> JSONResponse:

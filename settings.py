@@ -3,14 +3,17 @@
 from pathlib import Path
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from security.settings import SecuritySettings
 
 
-class Settings(BaseSettings):
+class Settings(SecuritySettings):
     """Every field is an environment variable of the same name, upper-cased.
 
     The same names appear in `.env.sample`, in the container app's environment and in the
-    Bicep outputs that `azd` writes, so one value has one name everywhere.
+    Bicep outputs that `azd` writes, so one value has one name everywhere. Authentication and
+    limits (AUTH_MODE, API_KEYS, MAX_MESSAGE_CHARS, ...) come from `SecuritySettings`.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -35,9 +38,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
 
-    # Limits the service enforces before any work is done.
-    max_message_chars: int = 8000
-    max_upload_bytes: int = 16 * 1024 * 1024
+    # How many earlier messages of the conversation the model sees.
     history_messages: int = 20
 
     # Calls to the model: per-request timeout and the client's bounded retries with backoff.

@@ -26,7 +26,6 @@ class SecuritySettings(BaseSettings):
     rate_limit_per_minute: int = 120
     max_concurrent_runs_per_user: int = 4
     max_request_bytes: int = 1_000_000
-    # The next two are already fields of settings.Settings, with the same defaults.
     max_message_chars: int = 8000
     max_upload_bytes: int = 16 * 1024 * 1024
     max_tool_calls_per_turn: int = 8

@@ -134,3 +134,11 @@ def test_pool_down_is_503_with_a_message(service_without_pool, llm):
 def test_pool_down_still_allows_direct_answers(service_without_pool, llm):
     response = _post_chat(service_without_pool, {"input": {"message": "hello"}})
     assert response.status_code == 200 and response.json()["output"]["route"] == "chat"
+
+
+@pytest.mark.parametrize("path", ["/chat/batch", "/agent/batch"])
+def test_invalid_batch_input_is_422(azure_service, llm, path):
+    body = {"inputs": [{"message": "", "messages": [{"role": "?", "content": "x"}]}]}
+    with azure_service.http() as http:
+        response = http.post(path, json=body)
+    _assert_clear(response, 422, "msg")
