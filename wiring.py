@@ -55,7 +55,7 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
     pool_client = PoolClient(pool, http)
     store = ConversationStore(build_engine(settings.database_url, settings.data_dir))
     python_tool = SessionPythonTool(pool=pool, timeout=settings.code_timeout_seconds)
-    agent = build_code_agent(llm, python_tool, pool_client)
+    agent = build_code_agent(llm, python_tool, pool_client, settings.max_tool_calls_per_turn)
     chat = build_chat_chain(
         build_route_decider(llm),
         build_direct_chain(llm),
@@ -63,6 +63,8 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
         store,
         history_messages=settings.history_messages,
         model_retries=settings.llm_max_retries,
+        turn_timeout=settings.turn_timeout_seconds,
+        interrupt=pool_client.interrupt,
     )
     kind = describe_model(settings)
     return Services(settings, kind, llm, pool, http, pool_client, store, agent, chat)

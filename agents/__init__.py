@@ -1,6 +1,7 @@
 """The code agent: LangChain's tool-calling agent with the conversation's Python session."""
 
 from langchain.agents import create_agent
+from langchain.agents.middleware import ToolCallLimitMiddleware
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
@@ -8,17 +9,24 @@ from agents.files import SessionFilesMiddleware
 from agents.prompts import CODE_AGENT_PROMPT
 from tools import PoolClient
 
-# A model that keeps calling the tool is stopped after this many graph steps.
-RECURSION_LIMIT = 16
 
+def build_code_agent(
+    llm: BaseChatModel, python_tool: BaseTool, pool_client: PoolClient, max_tool_calls: int = 8
+):
+    """`create_agent` with the Python tool; the system prompt also lists the session's files.
 
-def build_code_agent(llm: BaseChatModel, python_tool: BaseTool, pool_client: PoolClient):
-    """`create_agent` with the Python tool; the system prompt also lists the session's files."""
+    After `max_tool_calls` runs in one turn the agent stops with a message saying so.
+    """
     agent = create_agent(
         llm,
         [python_tool],
         system_prompt=CODE_AGENT_PROMPT,
-        middleware=[SessionFilesMiddleware(pool_client)],
+        middleware=[
+            SessionFilesMiddleware(pool_client),
+            ToolCallLimitMiddleware(run_limit=max_tool_calls, exit_behavior="end"),
+        ],
         name="code_agent",
     )
-    return agent.with_config(recursion_limit=RECURSION_LIMIT)
+    # A model step and a tool step per call, and room for the final answer: the tool-call
+    # limit, which explains itself, always comes before the graph's bare recursion error.
+    return agent.with_config(recursion_limit=2 * max_tool_calls + 4)

@@ -1,7 +1,8 @@
 """The routing chain: decide, then answer directly or through the code agent, streaming both."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -14,6 +15,10 @@ from llms import model_errors
 from tools.sessions import DEFAULT_USER, conversation_configurable
 
 STOPPED_NOTE = " (stopped)"
+TURN_TIMEOUT_NOTE = (
+    "\n\n[Stopped: this turn took longer than {seconds:g} s (TURN_TIMEOUT_SECONDS); "
+    "any code still running was interrupted. Ask again to continue.]"
+)
 
 
 def build_chat_chain(
@@ -23,8 +28,14 @@ def build_chat_chain(
     store: ConversationStore,
     history_messages: int = 20,
     model_retries: int = 2,
+    turn_timeout: float = 120.0,
+    interrupt: Callable[[str], Awaitable[None]] | None = None,
 ) -> RunnableGenerator:
-    """Input {"message": str}; streams ChatChunks that add up to the /chat output."""
+    """Input {"message": str}; streams ChatChunks that add up to the /chat output.
+
+    A turn longer than `turn_timeout` seconds ends with a note saying so, after `interrupt`
+    has stopped the code still running in the conversation's session.
+    """
 
     async def answer(inputs: AsyncIterator, config: RunnableConfig) -> AsyncIterator[ChatChunk]:
         message = _message_of([item async for item in inputs][-1])
@@ -35,6 +46,7 @@ def build_chat_chain(
             await asyncio.to_thread(store.history, user_id, conversation_id, history_messages)
         )
         total = ChatChunk()
+        deadline = asyncio.get_running_loop().time() + turn_timeout
         try:
             with model_errors(model_retries):
                 route = await _decide(decider, history, message, config)
@@ -44,9 +56,14 @@ def build_chat_chain(
                     if route == "python"
                     else _direct_chunks(direct, history, message, config)
                 )
-                async for chunk in _prepend(parts, stream):
+                async for chunk in _until(deadline, _prepend(parts, stream)):
                     total = total + chunk
                     yield chunk
+            if deadline <= asyncio.get_running_loop().time():
+                note = ChatChunk(output=TURN_TIMEOUT_NOTE.format(seconds=turn_timeout))
+                total = total + note
+                yield note
+                await _interrupt_quietly(interrupt, ids["session_id"])
         except ServiceError as error:
             # Streams have already started: say what went wrong before the generic error event.
             yield ChatChunk(error={"status_code": error.status_code, "message": error.message})
@@ -64,6 +81,28 @@ def build_chat_chain(
         await asyncio.to_thread(store.append_turn, user_id, conversation_id, message, total)
 
     return RunnableGenerator(answer, name="chat")
+
+
+async def _until(deadline: float, stream: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
+    """The stream's chunks until the loop's clock reaches `deadline`, then no more."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(anext(stream), deadline - loop.time())
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            # wait_for has already cancelled the pending step, which ended the stream.
+            await stream.aclose()
+            return
+        yield chunk
+
+
+async def _interrupt_quietly(interrupt, session_id: str) -> None:
+    # Azure's pool cannot interrupt; its own per-call timeout ends the code there.
+    if interrupt is not None:
+        with contextlib.suppress(ServiceError):
+            await interrupt(session_id)
 
 
 def _stopped(total: ChatChunk) -> ChatChunk:
@@ -122,11 +161,18 @@ async def _agent_chunks(agent: Runnable, messages, config) -> AsyncIterator[Chat
             if from_model and isinstance(token, AIMessage) and token.text:
                 yield ChatChunk(output=token.text)
             continue
-        for update in data.values():
+        for node, update in data.items():
             for message in (update or {}).get("messages", []):
+                if node != "model" and _is_answer(message):
+                    # A middleware (the tool-call limit) ended the turn with its own words.
+                    yield ChatChunk(output=message.text)
                 steps = _step_updates(message, indexes)
                 if steps:
                     yield ChatChunk(steps=steps)
+
+
+def _is_answer(message: BaseMessage) -> bool:
+    return isinstance(message, AIMessage) and bool(message.text) and not message.tool_calls
 
 
 def _step_updates(message: BaseMessage, indexes: dict[str, int]) -> list[dict]:

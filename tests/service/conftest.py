@@ -30,6 +30,11 @@ _CONFIG_VARS = (
 )
 
 
+# Every test client is the same loopback user; the per-user limits have their own tests
+# (tests/security/test_limits.py, tests/service/test_turn_limits.py) and would only throttle here.
+_UNLIMITED = {"RATE_LIMIT_PER_MINUTE": "1000000", "MAX_CONCURRENT_RUNS_PER_USER": "1000"}
+
+
 @dataclass
 class Service:
     url: str
@@ -47,7 +52,7 @@ def run_service(env: dict[str, str], data_dir: Path) -> Iterator[Service]:
     """`uvicorn server:app` as `make run` starts it, from a directory without a .env file."""
     port = free_port()
     base = {k: v for k, v in os.environ.items() if k not in _CONFIG_VARS}
-    full_env = {**base, "DATA_DIR": str(data_dir), "LLM_MAX_RETRIES": "1", **env}
+    full_env = {**base, **_UNLIMITED, "DATA_DIR": str(data_dir), "LLM_MAX_RETRIES": "1", **env}
     args = ["-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
         [sys.executable, *args, "--app-dir", str(ROOT)],

@@ -126,6 +126,7 @@ def test_a_stopped_answer_is_kept_with_its_running_step_marked_stopped(azure_ser
                 break
             time.sleep(0.1)
 
+    assert stored.status_code == 200, stored.text
     user, assistant = stored.json()["messages"]
     assert user["content"] == "sleep a minute"
     assert assistant["content"].endswith("(stopped)")
