@@ -13,10 +13,11 @@ PAGE_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-# LangServe's playground puts its schemas in an inline script and its styles inline.
+# LangServe's playground puts its schemas in an inline script and its styles inline, and its
+# form validator compiles the input schema with `new Function` (eval).
 PLAYGROUND_CSP = PAGE_CSP.replace(
     "script-src 'self'; style-src 'self'",
-    "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'",
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'",
 )
 # FastAPI's /docs and /redoc load Swagger UI and ReDoc from a CDN and start them inline.
 DOCS_CSP = PAGE_CSP.replace(
