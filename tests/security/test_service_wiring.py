@@ -1,38 +1,20 @@
-"""The real service with the guards wired in: two users, each sees only their own things.
+"""The real service with its guards: two users, each sees only their own things.
 
-Until server.py wires the guards itself, `secure` applies the recipe from the report:
-the Guards in `app.state.guards`, and `api.current_user` answered by them.
+Conversation ids are namespaced per user: the same id names two unrelated conversations,
+and nothing of one user's (history, code session, files) is reachable by another.
 """
 
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-import api
-from security.guards import build_guards, current_user, install_security_middleware
 from settings import Settings
 from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
 
 ALICE, BOB = {"X-API-Key": ALICE_KEY}, {"Authorization": f"Bearer {BOB_KEY}"}
 CONVERSATION = "shared-name-1"
-
-
-def secure(app: FastAPI) -> None:
-    if hasattr(app.state, "guards"):
-        return
-    settings = make_settings()
-    app.state.guards = build_guards(settings)
-    app.dependency_overrides[api.current_user] = current_user
-    install_security_middleware(app, settings)
-
-
-def security_fields() -> dict:
-    """Alice's and Bob's keys, for when Settings has the security fields folded in."""
-    wanted = {"auth_mode": "api_key", "api_keys": make_settings().api_keys}
-    return {name: value for name, value in wanted.items() if name in Settings.model_fields}
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +30,10 @@ def url(session_pool, tmp_path_factory) -> Iterator[str]:
             pool_management_endpoint=session_pool.endpoint,
             session_pool_api_key=session_pool.api_key,
             data_dir=tmp_path_factory.mktemp("wiring-data"),
-            **security_fields(),
+            auth_mode="api_key",
+            api_keys=make_settings().api_keys,
         )
         app = create_app(settings)
-        secure(app)
         with serve(app, lifespan="on") as base:
             yield base
 
@@ -106,3 +88,17 @@ def test_pages_get_security_headers(url: str) -> None:
     response = httpx.get(f"{url}/healthz")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+def test_another_users_files_are_out_of_reach(url: str) -> None:
+    files = f"{url}/conversations/alice-files-1/files"
+    upload = httpx.post(files, files={"file": ("secret.csv", b"a,b\n1,2\n")}, headers=ALICE)
+    assert upload.status_code == 200, upload.text
+
+    bobs_list = httpx.get(files, headers=BOB)
+    bobs_download = httpx.get(f"{files}/secret.csv", headers=BOB)
+    alices_download = httpx.get(f"{files}/secret.csv", headers=ALICE)
+
+    assert bobs_list.status_code == 200 and bobs_list.json()["files"] == []
+    assert bobs_download.status_code == 404
+    assert alices_download.content == b"a,b\n1,2\n"
