@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from errors import PoolUnavailable
 from tools.pool import SessionPool
+from tools.pool_client import SESSION_API_VERSION
 from tools.sessions import session_for
 
 with warnings.catch_warnings():
@@ -33,6 +34,10 @@ TOOL_DESCRIPTION = (
 RESET_NOTE = (
     "The code session was reset (the session pool restarted), so variables and files from "
     "earlier turns are gone; this code ran in a fresh session."
+)
+EXPIRED_NOTE = (
+    "The code session expired (it was idle longer than the pool's cooldown), so variables and "
+    "files from earlier turns are gone; this code ran in a fresh session."
 )
 LOST_DURING_RUN = (
     "The connection to the code session was lost while this code ran: the session was reset "
@@ -97,6 +102,7 @@ class SessionPythonTool(BaseTool):
 
     def _execute(self, session: str, python_code: str) -> tuple[str, dict]:
         try:
+            expired = self._expired(session)
             _content, response = self._official_tool(session)._run(python_code)
         except requests.ConnectionError as error:
             if _refused(error):
@@ -106,7 +112,7 @@ class SessionPythonTool(BaseTool):
             status = error.response.status_code if error.response is not None else "?"
             raise PoolUnavailable(f"the code session pool answered {status}") from None
         # Only a call that reached the pool tells whether its session outlived a restart.
-        note = self._reset_note(session)
+        note = self._reset_note(session) or (EXPIRED_NOTE if expired else None)
         step = _step(response)
         visible = {"result": step["result"], "stdout": step["stdout"], "stderr": step["stderr"]}
         if note:
@@ -127,6 +133,18 @@ class SessionPythonTool(BaseTool):
                 evicted, _tool = self._sessions.popitem(last=False)
                 self._epochs.pop(evicted, None)
             return tool
+
+    def _expired(self, session: str) -> bool:
+        """True when a session this tool used before is gone from the pool (idle expiry)."""
+        if session not in self._epochs:
+            return False
+        response = requests.get(
+            f"{self.pool.endpoint}session",
+            params={"identifier": session, "api-version": SESSION_API_VERSION},
+            headers={"Authorization": f"Bearer {self.pool.token()}"},
+            timeout=10,
+        )
+        return response.status_code == 404
 
     def _reset_note(self, session: str) -> str | None:
         with self._lock:
