@@ -35,6 +35,10 @@ def start_session_pool(**settings: object) -> Iterator[RunningPool]:
 
 @pytest.fixture(scope="session")
 def session_pool() -> Iterator[RunningPool]:
-    """The real local pool, shared by the whole test session: `.endpoint`, `.api_key`."""
-    with start_session_pool() as pool:
+    """The real local pool, shared by the whole test session: `.endpoint`, `.api_key`.
+
+    Every suite's conversations land here and live for the default cooldown, so the cap is
+    raised above the default 100 that a full run would otherwise reach.
+    """
+    with start_session_pool(max_sessions=1000) as pool:
         yield pool
