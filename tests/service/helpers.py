@@ -24,6 +24,15 @@ def script_code_turn(llm: ScriptedLLM, code: str, answer: str = "Done.") -> None
     )
 
 
+def ask_chat(service, conversation_id: str, message: str) -> dict:
+    """One /chat/invoke turn in the conversation; its output, after checking it succeeded."""
+    with service.http() as http:
+        body = {"input": {"message": message}, "config": config(conversation_id)}
+        response = http.post("/chat/invoke", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["output"]
+
+
 def agent_requests(llm: ScriptedLLM) -> list[dict]:
     """Requests the agent made (those offering the Python tool)."""
     return [

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import start_session_pool
 from tests.service.conftest import Service, azure_env, pool_env, run_service
-from tests.service.helpers import config, new_id, script_code_turn
+from tests.service.helpers import ask_chat, config, new_id, script_code_turn
 from tests.support.scripted_llm import Text, ToolCall, arithmetic_brain
 
 COOLDOWN_SECONDS = 2
@@ -27,21 +27,13 @@ def forgetful_service(scripted_llm, tmp_path_factory) -> Iterator[Service]:
             yield service
 
 
-def _ask(service: Service, conversation: str, message: str) -> dict:
-    with service.http() as http:
-        body = {"input": {"message": message}, "config": config(conversation)}
-        response = http.post("/chat/invoke", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["output"]
-
-
 def test_a_malformed_tool_call_is_reported_to_the_model_and_the_turn_ends(forgetful_service, llm):
     llm.script(
         ToolCall("RouteDecision", {"route": "python"}),
         ToolCall("Python_REPL", {"code_please": "1 + 1"}),  # not the tool's argument
         Text("I could not run that."),
     )
-    output = _ask(forgetful_service, new_id(), "add one and one")
+    output = ask_chat(forgetful_service, new_id(), "add one and one")
 
     assert output["steps"][0]["status"] == "Failure"
     assert "python_code" in output["steps"][0]["stderr"]
@@ -53,11 +45,11 @@ def test_a_malformed_tool_call_is_reported_to_the_model_and_the_turn_ends(forget
 def test_an_expired_session_is_told_to_the_agent_which_carries_on(forgetful_service, llm):
     conversation = new_id()
     script_code_turn(llm, "x = 41\nx")
-    assert _ask(forgetful_service, conversation, "set x")["steps"][0]["result"] == 41
+    assert ask_chat(forgetful_service, conversation, "set x")["steps"][0]["result"] == 41
 
     time.sleep(COOLDOWN_SECONDS * 3)  # idle past the pool's cooldown
     script_code_turn(llm, "x = 41 if 'x' not in globals() else x\nx + 1", answer="42")
-    output = _ask(forgetful_service, conversation, "add one to x")
+    output = ask_chat(forgetful_service, conversation, "add one to x")
 
     assert output["steps"][0]["result"] == 42
     told = llm.requests[-1]["body"]["messages"][-1]
@@ -71,7 +63,7 @@ def test_a_service_killed_mid_turn_restarts_with_its_history(
     conversation = new_id()
     with run_service(env, tmp_path) as service:
         script_code_turn(llm, "kept = 21175\nkept", answer="21175")
-        assert _ask(service, conversation, "What is 25 * 847?")["output"] == "21175"
+        assert ask_chat(service, conversation, "What is 25 * 847?")["output"] == "21175"
 
         script_code_turn(llm, "import time\ntime.sleep(30)")
         started = threading.Event()
@@ -86,7 +78,7 @@ def test_a_service_killed_mid_turn_restarts_with_its_history(
         with restarted.http() as http:
             messages = http.get(f"/conversations/{conversation}").json()["messages"]
         script_code_turn(llm, "kept ** 0.5", answer="145.51")
-        follow_up = _ask(restarted, conversation, "What's the square root of that?")
+        follow_up = ask_chat(restarted, conversation, "What's the square root of that?")
 
     assert [m["content"] for m in messages[:2]] == ["What is 25 * 847?", "21175"]
     assert follow_up["steps"][0]["result"] == pytest.approx(145.516, abs=1e-3)

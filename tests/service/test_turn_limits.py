@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.service.conftest import Service, azure_env, pool_env, run_service
-from tests.service.helpers import config, new_id, script_code_turn
+from tests.service.helpers import ask_chat, new_id, script_code_turn
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCall
 
 
@@ -18,20 +18,12 @@ def limited_service(scripted_llm, session_pool, tmp_path_factory) -> Iterator[Se
         yield service
 
 
-def _ask(service: Service, conversation_id: str, message: str) -> dict:
-    with service.http() as http:
-        body = {"input": {"message": message}, "config": config(conversation_id)}
-        response = http.post("/chat/invoke", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["output"]
-
-
 def test_the_agent_stops_after_the_tool_call_limit_and_says_why(limited_service, llm):
     llm.reset(brain=lambda _body: ToolCall("Python_REPL", {"python_code": "n = 1\nn"}))
     llm.script(ToolCall("RouteDecision", {"route": "python"}))
     conversation = new_id()
 
-    output = _ask(limited_service, conversation, "loop forever")
+    output = ask_chat(limited_service, conversation, "loop forever")
 
     assert output["route"] == "python"
     ran, blocked = output["steps"][:2], output["steps"][2:]
@@ -46,7 +38,7 @@ def test_a_turn_over_its_time_is_stopped_with_a_reason(limited_service, llm):
     conversation = new_id()
     script_code_turn(llm, "import time\ntime.sleep(30)\n'never'")
 
-    output = _ask(limited_service, conversation, "sleep")
+    output = ask_chat(limited_service, conversation, "sleep")
 
     assert "TURN_TIMEOUT_SECONDS" in output["output"]
     assert "never" not in output["output"]
@@ -56,7 +48,7 @@ def test_a_turn_over_its_time_is_stopped_with_a_reason(limited_service, llm):
 def _assert_conversation_goes_on(service: Service, llm: ScriptedLLM, conversation: str) -> None:
     llm.reset()
     script_code_turn(llm, "40 + 2", answer="42")
-    output = _ask(service, conversation, "and now?")
+    output = ask_chat(service, conversation, "and now?")
     assert output["steps"][-1]["result"] == 42
     assert output["output"] == "42"
     llm.reset()
