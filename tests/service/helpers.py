@@ -3,6 +3,7 @@
 import asyncio
 import concurrent.futures
 import uuid
+from pathlib import Path
 
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCall
 
@@ -46,3 +47,13 @@ def run_async(coroutine):
     """Run a coroutine to its end in a thread of its own (the caller may own an event loop)."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def pool_pid(service_pid: int) -> int:
+    """The session pool the service started: its child running `-m sessionpool`."""
+    for task in Path(f"/proc/{service_pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            if b"sessionpool" in cmdline:
+                return int(child)
+    raise AssertionError("the service runs no session pool")

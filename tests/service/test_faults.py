@@ -1,6 +1,7 @@
-"""Faults are reported, never hung on: a malformed tool call, an expired code session, and the
-service killed in the middle of a turn."""
+"""Faults are reported, never hung on: a malformed tool call, an expired code session, the
+session pool killed during a call, and the service killed in the middle of a turn."""
 
+import json
 import os
 import signal
 import threading
@@ -12,7 +13,7 @@ import pytest
 
 from tests.conftest import start_session_pool
 from tests.service.conftest import Service, azure_env, pool_env, run_service
-from tests.service.helpers import ask_chat, config, new_id, script_code_turn
+from tests.service.helpers import ask_chat, config, new_id, pool_pid, script_code_turn
 from tests.support.scripted_llm import Text, ToolCall, arithmetic_brain
 
 COOLDOWN_SECONDS = 2
@@ -93,3 +94,47 @@ def _stream_until_killed(service: Service, conversation: str, started: threading
                     started.set()
     except httpx.HTTPError:
         pass  # the service died under the stream, as intended
+
+
+def test_a_pool_killed_during_a_call_is_reported_and_replaced(scripted_llm, llm, tmp_path):
+    with run_service(azure_env(scripted_llm), tmp_path) as service:  # it supervises its pool
+        conversation = new_id()
+        script_code_turn(llm, "import time\ntime.sleep(30)", answer="The run was cut short.")
+        started = threading.Event()
+        result: dict = {}
+        turn = threading.Thread(
+            target=_ask_when_started, args=(service, conversation, started, result)
+        )
+        turn.start()
+        assert started.wait(60), "the code never started"
+        os.killpg(pool_pid(service.proc.pid), signal.SIGKILL)
+        turn.join(90)
+
+        script_code_turn(llm, "6 * 7", answer="42")
+        after = ask_chat(service, conversation, "What is 6 * 7?")
+
+    step = result["output"]["steps"][0]
+    assert (
+        step["status"] == "Failure" and "connection to the code session was lost" in step["stderr"]
+    )
+    assert result["output"]["output"] == "The run was cut short."
+    assert after["steps"][0]["result"] == 42
+
+
+def _ask_when_started(service, conversation: str, started: threading.Event, result: dict) -> None:
+    """Stream one turn, flag when its code starts, keep the output the chunks add up to."""
+    body = {"input": {"message": "sleep"}, "config": config(conversation)}
+    steps: dict[int, dict] = {}
+    output = ""
+    with httpx.stream("POST", f"{service.url}/chat/stream", json=body, timeout=90) as response:
+        for line in response.iter_lines():
+            if not line.startswith("data:") or line == "data: ":
+                continue
+            chunk = json.loads(line.removeprefix("data:"))
+            if not isinstance(chunk, dict):
+                continue
+            for step in chunk.get("steps") or []:
+                steps.setdefault(step["index"], {}).update(step)
+                started.set()
+            output += chunk.get("output") or ""
+    result["output"] = {"steps": [steps[i] for i in sorted(steps)], "output": output}

@@ -8,17 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.service.conftest import run_service
-from tests.service.helpers import config, new_id
-
-
-def pool_pid(service_pid: int) -> int:
-    """The session pool the service started: its child running `-m sessionpool`."""
-    for task in Path(f"/proc/{service_pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-            if b"sessionpool" in cmdline:
-                return int(child)
-    raise AssertionError("the service runs no session pool")
+from tests.service.helpers import config, new_id, pool_pid
 
 
 def is_running(pid: int) -> bool:
