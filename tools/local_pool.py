@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import secrets
@@ -20,6 +21,13 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60.0
 MAX_RESTART_DELAY = 5.0
+PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent() -> None:
+    # A service killed outright (SIGKILL) runs no shutdown; the kernel then stops its pool.
+    # The signal follows the spawning thread, which is the event loop's, alive as long as we are.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -88,6 +96,7 @@ class LocalSessionPool(SessionPool):
             cwd=ROOT,
             env=env,
             start_new_session=True,
+            preexec_fn=_exit_with_parent,
         )
         await self._wait_healthy()
         self.epoch = uuid.uuid4().hex

@@ -84,3 +84,13 @@ def test_restart_keeps_history_and_shutdown_stops_the_pool(tmp_path):
             {"message": "What's the square root of that?"}, config(conversation)
         )
     assert "145.51" in second["output"]
+
+
+def test_a_killed_service_takes_its_pool_down_with_it(tmp_path):
+    with run_service({}, tmp_path) as service:
+        pool = pool_pid(service.proc.pid)
+        os.kill(service.proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while is_running(pool) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not is_running(pool)
