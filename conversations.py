@@ -1,5 +1,6 @@
 """Conversation history, kept in SQLite under DATA_DIR or in the database DATABASE_URL names."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -50,10 +51,19 @@ messages = Table(
 )
 
 
-def build_engine(database_url: str | None, data_dir: Path) -> Engine:
-    """SQLAlchemy engine for DATABASE_URL, or SQLite (WAL mode) in DATA_DIR."""
+def build_engine(
+    database_url: str | None, data_dir: Path, password_provider: Callable[[], str] | None = None
+) -> Engine:
+    """SQLAlchemy engine for DATABASE_URL, or SQLite (WAL mode) in DATA_DIR.
+
+    `password_provider` gives the password of each new connection: Azure Database for
+    PostgreSQL takes a fresh Entra ID access token there, and tokens expire within the hour.
+    """
     if database_url:
-        return create_engine(database_url, pool_pre_ping=True)
+        engine = create_engine(database_url, pool_pre_ping=True)
+        if password_provider:
+            event.listen(engine, "do_connect", _with_password(password_provider))
+        return engine
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         f"sqlite:///{data_dir / 'conversations.db'}",
@@ -61,6 +71,13 @@ def build_engine(database_url: str | None, data_dir: Path) -> Engine:
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _with_password(password_provider: Callable[[], str]):
+    def set_password(_dialect, _record, _cargs, cparams: dict) -> None:
+        cparams["password"] = password_provider()
+
+    return set_password
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -37,6 +37,8 @@ class Settings(SecuritySettings):
     # Conversations: SQLite under data_dir unless database_url names another database.
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # Sign in to PostgreSQL with an Entra ID token (Azure Database for PostgreSQL, keyless).
+    database_entra_auth: bool = False
 
     # How many earlier messages of the conversation the model sees.
     history_messages: int = 20

@@ -2,10 +2,12 @@
 
 import asyncio
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
+from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
@@ -17,6 +19,7 @@ from settings import Settings
 from tools import PoolClient, SessionPool, SessionPythonTool, build_session_pool
 
 BLOCKING_THREADS = 64
+POSTGRES_SCOPE = "https://ossrdbms-aad.database.windows.net/.default"
 
 
 @dataclass
@@ -53,7 +56,9 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
     pool = build_session_pool(settings)
     http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0))
     pool_client = PoolClient(pool, http)
-    store = ConversationStore(build_engine(settings.database_url, settings.data_dir))
+    store = ConversationStore(
+        build_engine(settings.database_url, settings.data_dir, _database_password(settings))
+    )
     python_tool = SessionPythonTool(pool=pool, timeout=settings.code_timeout_seconds)
     agent = build_code_agent(llm, python_tool, pool_client, settings.max_tool_calls_per_turn)
     chat = build_chat_chain(
@@ -68,6 +73,14 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
     )
     kind = describe_model(settings)
     return Services(settings, kind, llm, pool, http, pool_client, store, agent, chat)
+
+
+def _database_password(settings: Settings) -> Callable[[], str] | None:
+    """With DATABASE_ENTRA_AUTH, each connection's password is a fresh Entra ID token."""
+    if not settings.database_entra_auth:
+        return None
+    credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
+    return get_bearer_token_provider(credential, POSTGRES_SCOPE)
 
 
 def _export_langsmith(settings: Settings) -> None:

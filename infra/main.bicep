@@ -60,8 +60,8 @@ param containerMinReplicas int = 1
 @description('Most replicas of the API (forced to 1 without Postgres, where history lives on one replica).')
 param containerMaxReplicas int = 3
 
-// Off by default: the Postgres mode needs the service to sign in with an Entra token (no password
-// exists), and one replica with SQLite costs nothing extra. See README, "Deploy to Azure".
+// Off by default: one replica with SQLite costs nothing extra, and the Postgres mode's Entra token
+// sign-in (DATABASE_ENTRA_AUTH) is first exercised by a real deployment. See README, "Deploy to Azure".
 @description('Keep conversations in Azure Database for PostgreSQL (Entra ID auth) so they survive revisions and are shared by replicas. False: SQLite on the single replica, lost when the replica is replaced.')
 param usePostgres bool = false
 

@@ -93,6 +93,11 @@ var databaseEnv = empty(databaseUrl) ? [] : [
     name: 'DATABASE_URL'
     value: databaseUrl
   }
+  {
+    // The URL has no password: each connection signs in with the identity's Entra token.
+    name: 'DATABASE_ENTRA_AUTH'
+    value: 'true'
+  }
 ]
 
 // Who may call the API; the service refuses every non-local caller until one of these is set.
