@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -132,6 +133,17 @@ def create_pool_app(settings: PoolSettings, on_ready: Callable[[Pool], None] | N
         Route("/healthz", api.health, methods=["GET"]),
         Route("/{path:path}", endpoint, methods=methods),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _routing_error},
+    )
     app.state.pool = pool
     return app
+
+
+async def _routing_error(request: Request, error: HTTPException) -> Response:
+    # What the catch-all route cannot take (a path with a newline, an unlisted method) still
+    # gets Azure's JSON error body rather than Starlette's plain text.
+    message = f"no route for {request.method} {request.url.path}"
+    return http.error_response(http.ApiError(error.status_code, "RouteNotFound", message))

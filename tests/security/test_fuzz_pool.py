@@ -59,11 +59,6 @@ def test_requests_without_the_key_are_refused_with_azures_error_body(pool) -> No
     assert missing.json()["error"]["code"] and wrong.headers["x-ms-error-code"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a path with a newline misses the pool's catch-all route, so Starlette answers "
-    "its own text/plain 404; fix in sessionpool/app.py, then drop this mark",
-)
 def test_an_unroutable_path_gets_azures_json_error(pool) -> None:
     response = httpx.get(
         f"{pool.endpoint}/files/content/a%0Ab",
