@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
-from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 
 from agents import build_code_agent
+from azure_auth import POSTGRES_SCOPE, entra_token_provider
 from chains import build_chat_chain, build_direct_chain, build_route_decider
 from conversations import ConversationStore, build_engine
 from llms import build_chat_model, describe_model
@@ -19,7 +19,6 @@ from settings import Settings
 from tools import PoolClient, SessionPool, SessionPythonTool, build_session_pool
 
 BLOCKING_THREADS = 64
-POSTGRES_SCOPE = "https://ossrdbms-aad.database.windows.net/.default"
 
 
 @dataclass
@@ -79,8 +78,7 @@ def _database_password(settings: Settings) -> Callable[[], str] | None:
     """With DATABASE_ENTRA_AUTH, each connection's password is a fresh Entra ID token."""
     if not settings.database_entra_auth:
         return None
-    credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
-    return get_bearer_token_provider(credential, POSTGRES_SCOPE)
+    return entra_token_provider(POSTGRES_SCOPE, settings.azure_client_id)
 
 
 def _export_langsmith(settings: Settings) -> None:

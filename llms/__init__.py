@@ -4,15 +4,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import openai
-from azure.identity import DefaultAzureCredential, get_bearer_token_provider
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
+from azure_auth import AZURE_OPENAI_SCOPE, entra_token_provider
 from errors import ModelUnavailable
 from llms.offline import OfflineChatModel
 from settings import Settings
-
-AZURE_OPENAI_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 __all__ = ["OfflineChatModel", "build_chat_model", "describe_model", "model_error", "model_errors"]
 
@@ -47,8 +45,7 @@ def _client_limits(settings: Settings) -> dict:
 def _build_azure(settings: Settings) -> AzureChatOpenAI:
     auth: dict = {"api_key": settings.azure_openai_api_key}
     if settings.azure_openai_api_key is None:
-        credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
-        provider = get_bearer_token_provider(credential, AZURE_OPENAI_SCOPE)
+        provider = entra_token_provider(AZURE_OPENAI_SCOPE, settings.azure_client_id)
         auth = {"azure_ad_token_provider": provider}
     return AzureChatOpenAI(
         azure_endpoint=settings.azure_openai_endpoint,

@@ -3,12 +3,9 @@
 from collections.abc import Callable
 from urllib.parse import urlparse
 
-from azure.identity import DefaultAzureCredential, get_bearer_token_provider
-
+from azure_auth import DYNAMIC_SESSIONS_SCOPE, entra_token_provider
 from errors import PoolUnavailable
 from settings import Settings
-
-DYNAMIC_SESSIONS_SCOPE = "https://dynamicsessions.io/.default"
 
 
 class SessionPool:
@@ -65,8 +62,7 @@ def build_session_pool(settings: Settings) -> SessionPool:
         return LocalSessionPool()
     if is_azure_endpoint(endpoint):
         # The provider caches the token and refreshes it before it expires.
-        credential = DefaultAzureCredential(managed_identity_client_id=settings.azure_client_id)
-        provider = get_bearer_token_provider(credential, DYNAMIC_SESSIONS_SCOPE)
+        provider = entra_token_provider(DYNAMIC_SESSIONS_SCOPE, settings.azure_client_id)
         return RemoteSessionPool(endpoint, provider, local=False)
     key = settings.session_pool_api_key.get_secret_value() if settings.session_pool_api_key else ""
     return RemoteSessionPool(endpoint, lambda: key, local=True)
