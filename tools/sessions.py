@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from langchain_core.runnables import RunnableConfig
 
 from errors import BadRequest
+from security.auth import ANONYMOUS
 
-DEFAULT_USER = "anonymous"
+# The user of runs without authentication (auth off, or a chain called in-process).
+DEFAULT_USER = ANONYMOUS
 CONVERSATION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CONVERSATION_ID_RULE = "a conversation id is 1-64 characters of A-Z, a-z, 0-9, '_' and '-'"
 
