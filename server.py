@@ -4,20 +4,23 @@ This is the only module that imports LangServe (deprecated upstream), so replaci
 touches this file alone.
 """
 
+import json
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import openai
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from langchain_core.messages import AnyMessage, convert_to_messages
 from langserve import add_routes
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 import api
-from chains import ChatOutput, chat_input_model, with_conversation
+from chains import ChatOutput, chat_input_model, encodable, with_conversation
 from errors import BadRequest, ServiceError
 from llms import model_error
 from security.guards import build_guards, install_security_middleware, run_slot
@@ -44,7 +47,7 @@ class AgentInput(BaseModel):
     def _accept_openai_style(cls, value):
         # {"role": "user", "content": ...} as well as LangChain's {"type": "human", ...}.
         try:
-            return convert_to_messages(value)
+            return convert_to_messages(encodable(value))
         except (TypeError, ValueError, NotImplementedError) as error:
             raise ValueError(f"messages must be chat messages: {error}") from None
 
@@ -159,6 +162,14 @@ def _add_error_handlers(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": error.message}, status_code=error.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> Response:
+        # FastAPI's own answer, but with every character escaped: the input it echoes may
+        # hold text that UTF-8 cannot encode (a lone surrogate), which the default would
+        # turn into a server error.
+        body = json.dumps({"detail": jsonable_encoder(error.errors())}, ensure_ascii=True)
+        return Response(body, status_code=422, media_type="application/json")
 
     @app.exception_handler(ValidationError)
     async def invalid_input(_request: Request, error: ValidationError) -> JSONResponse:

@@ -93,3 +93,34 @@ def test_an_invalid_batch_input_is_a_client_error(service_url: str, path: str) -
     bad = {"inputs": [{"message": "", "messages": [{"role": "?", "content": "x"}]}]}
     response = httpx.post(f"{service_url}{path}", json=bad, timeout=60)
     assert 400 <= response.status_code < 500
+
+
+# Found by fuzzing: input that no answer can carry back (it is echoed in 422s, in /agent's
+# output and in model requests) was a 500; it is a 422 that says what is wrong.
+UNANSWERABLE = [
+    ("/chat/invoke", '{"input": {"message": "hi \\ud800"}}', "unicode"),
+    ("/chat/stream", '{"input": {"message": "hi \\udc00"}}', "unicode"),
+    (
+        "/agent/invoke",
+        '{"input": {"messages": [{"role": "user", "content": "\\ud800"}]}}',
+        "Unicode",
+    ),
+    (
+        "/agent/invoke",
+        '{"input": {"messages": [{"role": "user", "content": "hi", "additional_kwargs": '
+        '{"n": 15325367077218600843287677894656}}]}}',
+        "64 bits",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "reason"), UNANSWERABLE)
+def test_input_no_answer_can_carry_is_a_client_error(service_url, path, body, reason) -> None:
+    response = httpx.post(
+        f"{service_url}{path}",
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=60,
+    )
+    assert response.status_code == 422
+    assert reason in response.json()["detail"][0]["msg"]
