@@ -58,7 +58,9 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
     store = ConversationStore(
         build_engine(settings.database_url, settings.data_dir, _database_password(settings))
     )
-    python_tool = SessionPythonTool(pool=pool, timeout=settings.code_timeout_seconds)
+    python_tool = SessionPythonTool(
+        pool=pool, timeout=settings.code_timeout_seconds, interrupt=pool_client.interrupt
+    )
     agent = build_code_agent(llm, python_tool, pool_client, settings.max_tool_calls_per_turn)
     chat = build_chat_chain(
         build_route_decider(llm),
@@ -68,7 +70,6 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
         history_messages=settings.history_messages,
         model_retries=settings.llm_max_retries,
         turn_timeout=settings.turn_timeout_seconds,
-        interrupt=pool_client.interrupt,
     )
     kind = describe_model(settings)
     return Services(settings, kind, llm, pool, http, pool_client, store, agent, chat)

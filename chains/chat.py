@@ -1,8 +1,7 @@
 """The routing chain: decide, then answer directly or through the code agent, streaming both."""
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -29,12 +28,11 @@ def build_chat_chain(
     history_messages: int = 20,
     model_retries: int = 2,
     turn_timeout: float = 120.0,
-    interrupt: Callable[[str], Awaitable[None]] | None = None,
 ) -> RunnableGenerator:
     """Input {"message": str}; streams ChatChunks that add up to the /chat output.
 
-    A turn longer than `turn_timeout` seconds ends with a note saying so, after `interrupt`
-    has stopped the code still running in the conversation's session.
+    A turn longer than `turn_timeout` seconds ends with a note saying so; the code still
+    running is interrupted by the Python tool, whose call the deadline cancels.
     """
 
     async def answer(inputs: AsyncIterator, config: RunnableConfig) -> AsyncIterator[ChatChunk]:
@@ -63,7 +61,6 @@ def build_chat_chain(
                 note = ChatChunk(output=TURN_TIMEOUT_NOTE.format(seconds=turn_timeout))
                 total = total + note
                 yield note
-                await _interrupt_quietly(interrupt, ids["session_id"])
         except ServiceError as error:
             # Streams have already started: say what went wrong before the generic error event.
             yield ChatChunk(error={"status_code": error.status_code, "message": error.message})
@@ -96,13 +93,6 @@ async def _until(deadline: float, stream: AsyncIterator[ChatChunk]) -> AsyncIter
             await stream.aclose()
             return
         yield chunk
-
-
-async def _interrupt_quietly(interrupt, session_id: str) -> None:
-    # Azure's pool cannot interrupt; its own per-call timeout ends the code there.
-    if interrupt is not None:
-        with contextlib.suppress(ServiceError):
-            await interrupt(session_id)
 
 
 def _stopped(total: ChatChunk) -> ChatChunk:

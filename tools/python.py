@@ -1,10 +1,12 @@
 """The agent's Python tool: the official SessionsPythonREPLTool, bound per run to its session."""
 
 import asyncio
+import contextlib
 import json
 import threading
 import warnings
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import requests
@@ -13,7 +15,7 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from errors import PoolUnavailable
+from errors import PoolUnavailable, ServiceError
 from tools.pool import SessionPool
 from tools.pool_client import SESSION_API_VERSION
 from tools.sessions import session_for
@@ -74,9 +76,12 @@ class SessionPythonTool(BaseTool):
     response_format: str = "content_and_artifact"
     pool: SessionPool
     timeout: float = 240.0
+    # Stops the code of a call whose caller went away; None where the pool cannot (Azure's).
+    interrupt: Callable[[str], Awaitable[None]] | None = None
     _sessions: OrderedDict = PrivateAttr(default_factory=OrderedDict)
     _epochs: dict = PrivateAttr(default_factory=dict)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _interrupts: set = PrivateAttr(default_factory=set)
 
     def _run(self, python_code: str, config: RunnableConfig, **kwargs: Any) -> tuple[str, dict]:
         return self._execute(session_for(config), python_code)
@@ -99,6 +104,18 @@ class SessionPythonTool(BaseTool):
             )
         except TimeoutError:
             raise PoolUnavailable(f"the code did not finish within {self.timeout:g} s") from None
+        except asyncio.CancelledError:
+            # The caller is gone (a stop, a closed tab, the turn's deadline): the code would
+            # otherwise run on to its timeout, holding the session.
+            self._interrupt_soon(session)
+            raise
+
+    def _interrupt_soon(self, session: str) -> None:
+        if self.interrupt is None:
+            return
+        task = asyncio.get_running_loop().create_task(_quietly(self.interrupt(session)))
+        self._interrupts.add(task)  # the loop keeps only a weak reference to its tasks
+        task.add_done_callback(self._interrupts.discard)
 
     def _execute(self, session: str, python_code: str) -> tuple[str, dict]:
         try:
@@ -151,6 +168,12 @@ class SessionPythonTool(BaseTool):
             previous = self._epochs.get(session)
             self._epochs[session] = self.pool.epoch
         return RESET_NOTE if previous is not None and previous != self.pool.epoch else None
+
+
+async def _quietly(interrupt: Awaitable[None]) -> None:
+    # A pool that cannot interrupt (Azure's) or is gone ends the code at its own timeout.
+    with contextlib.suppress(ServiceError):
+        await interrupt
 
 
 def _step(response: dict) -> dict:

@@ -4,6 +4,7 @@ import threading
 import time
 
 from tests.service.helpers import agent_requests, config, new_id, script_code_turn
+from tests.support.scripted_llm import arithmetic_brain
 
 
 def test_conversations_are_listed_newest_first_with_titles(azure_service, llm):
@@ -107,6 +108,24 @@ def test_interrupt_stops_running_code_and_keeps_the_session(azure_service, llm):
     script_code_turn(llm, "before + 1")
     after = azure_service.remote("/chat").invoke({"message": "still there?"}, config(conversation))
     assert after["steps"][0]["result"] == 2
+
+
+def test_a_dropped_stream_interrupts_its_code(azure_service, llm):
+    """A closed tab or a cancelled client: the code stops too, and the session is free."""
+    conversation = new_id()
+    code = "open('started', 'w').close()\nimport time\ntime.sleep(60)\nfinished = 1"
+    script_code_turn(llm, code)
+    body = {"input": {"message": "sleep a minute"}, "config": config(conversation)}
+    files = f"/conversations/{conversation}/files"
+    with azure_service.http() as http, http.stream("POST", "/chat/stream", json=body):
+        while not http.get(files).json()["files"]:
+            time.sleep(0.05)  # until the code runs; then the connection drops, no interrupt call
+
+    llm.reset(arithmetic_brain)  # the dropped turn never asked for its final answer
+    script_code_turn(llm, "'finished' in globals()")
+    after = azure_service.remote("/chat").invoke({"message": "finished?"}, config(conversation))
+    assert after["steps"][0]["status"] == "Success"
+    assert after["steps"][0]["result"] == "False"
 
 
 def test_a_stopped_answer_is_kept_with_its_running_step_marked_stopped(azure_service, llm):
