@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from langchain_core.messages import AnyMessage, convert_to_messages
 from langserve import add_routes
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import api
 from chains import ChatOutput, chat_input_model, encodable, with_conversation
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         secrets=_secret_values(settings),
     )
     _add_error_handlers(app, settings)
+    app.add_middleware(EndStartedResponses)
     _add_runnables(app, svc)
     _add_plain_routes(app)
     app.include_router(api.router)
@@ -154,6 +156,41 @@ def _add_plain_routes(app: FastAPI) -> None:
         pool_ok = await svc.pool_client.healthy()
         body = {"model": svc.model_kind, "session_pool": "ok" if pool_ok else "unreachable"}
         return JSONResponse(body, status_code=200 if pool_ok else 503)
+
+
+class EndStartedResponses:
+    """A failure after an answer has started ends the answer properly instead of cutting the
+    connection. LangServe sends a stream's `error` event and then re-raises; the server would
+    abort the connection, and a client could lose the events just sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = {"started": False, "ended": False}
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                state["ended"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            if not state["started"]:
+                raise
+            cause = error.__cause__ or error  # Starlette wraps it: "response already started"
+            if isinstance(cause, ServiceError):
+                log.warning("%s %s ended early: %s", scope["method"], scope["path"], cause)
+            else:
+                log.exception("%s %s failed after it started", scope["method"], scope["path"])
+            if not state["ended"]:
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def _add_error_handlers(app: FastAPI, settings: Settings) -> None:

@@ -18,7 +18,7 @@ export async function streamTurn({ conversationId, text, answer, view, signal })
     }
   } catch (err) {
     if (err instanceof ApiError || err.name === "AbortError") throw err;
-    // The service drops the connection right after a failure; its error chunk may be all we got.
+    // A proxy or a network failure can cut the stream: its error chunk may be all we got.
     throw answer.error ? streamError(answer.error) : new ApiError(BROKEN_STREAM, 0);
   }
   if (answer.error) throw streamError(answer.error);

@@ -99,7 +99,8 @@ def _stream_until_killed(service: Service, conversation: str, started: threading
 def test_a_pool_killed_during_a_call_is_reported_and_replaced(scripted_llm, llm, tmp_path):
     with run_service(azure_env(scripted_llm), tmp_path) as service:  # it supervises its pool
         conversation = new_id()
-        script_code_turn(llm, "import time\ntime.sleep(30)", answer="The run was cut short.")
+        code = "open('started', 'w').close()\nimport time\ntime.sleep(30)"
+        script_code_turn(llm, code, answer="The run was cut short.")
         started = threading.Event()
         result: dict = {}
         turn = threading.Thread(
@@ -107,6 +108,7 @@ def test_a_pool_killed_during_a_call_is_reported_and_replaced(scripted_llm, llm,
         )
         turn.start()
         assert started.wait(60), "the code never started"
+        _wait_for_a_file(service, conversation)  # the step is announced before the code runs
         os.killpg(pool_pid(service.proc.pid), signal.SIGKILL)
         turn.join(90)
 
@@ -119,6 +121,12 @@ def test_a_pool_killed_during_a_call_is_reported_and_replaced(scripted_llm, llm,
     )
     assert result["output"]["output"] == "The run was cut short."
     assert after["steps"][0]["result"] == 42
+
+
+def _wait_for_a_file(service, conversation: str) -> None:
+    with service.http() as http:
+        while not http.get(f"/conversations/{conversation}/files").json()["files"]:
+            time.sleep(0.05)
 
 
 def _ask_when_started(service, conversation: str, started: threading.Event, result: dict) -> None:
