@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.keepalive import KeepAliveConnection
 from sessionpool.linux import descendants, process_tree
 
 warnings.filterwarnings("ignore", message=".*langchain-azure-compute.*")
@@ -40,6 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per throughput run")
     parser.add_argument("--idle", type=int, default=100, help="live sessions for memory")
+    parser.add_argument("--live", type=int, default=500, help="live sessions that must answer")
     parser.add_argument("--ready", type=int, default=4, help="SESSION_POOL_READY_SESSIONS")
     parser.add_argument("--baseline-sessions", type=int, default=30, help="kernels timed")
     parser.add_argument("--baseline-calls", type=int, default=300)
@@ -47,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sessions, args.calls, args.idle, args.duration = 20, 200, 20, 1.0
+        args.sessions, args.calls, args.idle, args.live, args.duration = 20, 200, 20, 40, 1.0
         args.concurrency, args.baseline_sessions, args.baseline_calls = [4, 16], 5, 50
     return args
 
@@ -121,7 +123,7 @@ def running_pool(ready: int, max_sessions: int) -> Iterator[tuple[str, str, subp
 
 def measure_pool(args: argparse.Namespace) -> dict[str, str]:
     figures = {}
-    needed = max(args.sessions, args.idle, max(args.concurrency)) + 10
+    needed = max(args.sessions, args.idle, args.live, max(args.concurrency)) + 10
     with running_pool(args.ready, needed) as (endpoint, key, proc):
 
         def tool(identifier: str) -> SessionsPythonREPLTool:
@@ -157,6 +159,7 @@ def measure_pool(args: argparse.Namespace) -> dict[str, str]:
             rate = asyncio.run(_pool_throughput(endpoint, key, level, args.duration))
             figures[f"throughput, {level} sessions"] = f"{rate:,.0f} calls/s"
         figures["private memory per idle session"] = _pool_memory(endpoint, key, proc, args.idle)
+        figures[f"{args.live} live sessions"] = _live_sessions(endpoint, key, proc, args.live)
     return figures
 
 
@@ -169,62 +172,83 @@ def _delete_all(endpoint: str, key: str, identifiers: list[str]) -> None:
 
 
 async def _pool_throughput(endpoint: str, key: str, level: int, duration: float) -> float:
+    """Calls per second from `level` sessions at once, each on its own keep-alive connection."""
     headers = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=level, max_keepalive_connections=level)
-    async with httpx.AsyncClient(
-        base_url=endpoint, headers=headers, limits=limits, timeout=60
-    ) as http:
+    identifiers = [f"load-{level}-{i}" for i in range(level)]
+    connections = [KeepAliveConnection(endpoint, headers) for _ in identifiers]
 
-        async def call(identifier: str) -> None:
-            params = GEN1 | {"identifier": identifier}
-            response = await http.post(
-                "/code/execute", params=params, json={"properties": {"code": WARM_CODE}}
-            )
-            response.raise_for_status()
+    async def call(connection: KeepAliveConnection, identifier: str) -> None:
+        params = GEN1 | {"identifier": identifier}
+        body = {"properties": {"code": WARM_CODE}}
+        status, _ = await connection.request("POST", "/code/execute", params, body)
+        if status != 200:
+            raise RuntimeError(f"the pool answered {status}")
 
-        identifiers = [f"load-{level}-{i}" for i in range(level)]
-        await asyncio.gather(*(call(i) for i in identifiers))
-        done = 0
-        deadline = time.perf_counter() + duration
+    await asyncio.gather(*map(call, connections, identifiers))  # every session created
+    done = 0
+    deadline = time.perf_counter() + duration
 
-        async def worker(identifier: str) -> None:
-            nonlocal done
-            while time.perf_counter() < deadline:
-                await call(identifier)
-                done += 1
+    async def worker(connection: KeepAliveConnection, identifier: str) -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await call(connection, identifier)
+            done += 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in identifiers))
-        elapsed = time.perf_counter() - started
-        for identifier in identifiers:
-            await http.delete(
-                "/session", params={"identifier": identifier, "api-version": "2025-02-02-preview"}
-            )
+    started = time.perf_counter()
+    await asyncio.gather(*map(worker, connections, identifiers))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        await connection.close()
+    _delete_all(endpoint, key, identifiers)
     return done / elapsed
 
 
-def _pool_memory(endpoint: str, key: str, proc: subprocess.Popen, idle: int) -> str:
-    identifiers = [f"idle-{i}" for i in range(idle)]
+def _open_sessions(endpoint: str, key: str, identifiers: list[str]) -> int:
+    """Run FIRST_CODE in each session (creating it); how many answered with success."""
     with httpx.Client(
         base_url=endpoint, headers={"Authorization": f"Bearer {key}"}, timeout=60
     ) as http:
-        for identifier in identifiers:
+        answers = [
             http.post(
                 "/code/execute",
                 params=GEN1 | {"identifier": identifier},
                 json={"properties": {"code": FIRST_CODE}},
             )
-        time.sleep(1)
-        counts = http.get("/healthz").json()["sessions"]
-        # Sessions hang below the fork server, the pool's only child process.
-        processes = [p for z in process_tree().get(proc.pid, []) for p in descendants(z)]
-        total = sum(private_bytes(p) for p in processes)
-        holders = counts["live"] + counts["ready"]
-        per_session = total / max(holders, 1) / 2**20
-        return (
-            f"{per_session:.1f} MiB ({holders} sessions incl. {counts['ready']} ready, "
-            f"{len(processes)} processes)"
-        )
+            for identifier in identifiers
+        ]
+    succeeded = [
+        a.status_code == 200 and a.json()["properties"]["status"] == "Success" for a in answers
+    ]
+    return sum(succeeded)
+
+
+def _session_memory(endpoint: str, key: str, proc: subprocess.Popen) -> tuple[int, int, int]:
+    """(sessions held, their private bytes, their processes), ready sessions included."""
+    time.sleep(1)
+    counts = httpx.get(f"{endpoint}/healthz").json()["sessions"]
+    # Sessions hang below the fork server, the pool's only child process.
+    processes = [p for z in process_tree().get(proc.pid, []) for p in descendants(z)]
+    total = sum(private_bytes(p) for p in processes)
+    return counts["live"] + counts["ready"], total, len(processes)
+
+
+def _pool_memory(endpoint: str, key: str, proc: subprocess.Popen, idle: int) -> str:
+    _open_sessions(endpoint, key, [f"idle-{i}" for i in range(idle)])
+    holders, total, processes = _session_memory(endpoint, key, proc)
+    per_session = total / max(holders, 1) / 2**20
+    return f"{per_session:.1f} MiB ({holders} sessions incl. ready ones, {processes} processes)"
+
+
+def _live_sessions(endpoint: str, key: str, proc: subprocess.Popen, live: int) -> str:
+    """Grow to `live` sessions, then check that every one of them still answers."""
+    identifiers = [f"idle-{i}" for i in range(live)]  # the first ones exist already
+    _open_sessions(endpoint, key, identifiers)
+    answered = _open_sessions(endpoint, key, identifiers)
+    holders, total, processes = _session_memory(endpoint, key, proc)
+    return (
+        f"{answered} of {live} answer; {total / 2**30:.2f} GiB private memory "
+        f"({holders} sessions incl. ready ones, {processes} processes)"
+    )
 
 
 # --- the baseline: one Jupyter kernel per session -----------------------------------------
@@ -260,6 +284,8 @@ def measure_baseline(args: argparse.Namespace) -> dict[str, str]:
         pids = [m.provisioner.process.pid for m, _ in kernels]
         mean = statistics.mean(private_bytes(p) for p in pids) / 2**20
         figures["private memory per idle session"] = f"{mean:.1f} MiB ({len(pids)} kernels)"
+        estimate = mean * args.live / 1024
+        figures[f"{args.live} live sessions"] = f"not tried: about {estimate:.0f} GiB of kernels"
         for level in args.concurrency:
             while len(kernels) < level:
                 kernels.append(_start_kernel())
@@ -301,7 +327,7 @@ def print_table(pool: dict[str, str], baseline: dict[str, str]) -> None:
     print(
         "\nlatencies are p50 / p95 / p99; first call runs "
         f"{FIRST_CODE!r} on a new identifier;\ntargets (2-core machine): first call p50 <= 25 ms, "
-        "warm p50 <= 2 ms, <= 10 MB private memory per idle session"
+        "warm p50 <= 2 ms, <= 10 MB private memory per idle session, 500 live sessions"
     )
 
 
