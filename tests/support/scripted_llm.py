@@ -44,6 +44,13 @@ class Failure:
 Reply = Text | ToolCall | Failure
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: 64 clients connecting at once would lose SYNs and
+    # wait a second for their retransmission, which benchmarks would blame on the service.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
 class ScriptedLLM:
     """The server; `requests` records every body, path and header it received."""
 
@@ -52,8 +59,7 @@ class ScriptedLLM:
         self.requests: list[dict] = []
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
