@@ -29,8 +29,19 @@ AppServices = Annotated[Services, Depends(services)]
 router = APIRouter(prefix="/conversations", tags=["conversations"])
 
 
-def _session(user: str, conversation_id: str) -> str:
-    return session_identifier(user, check_conversation_id(conversation_id))
+async def owned_session(
+    svc: Services, user: str, conversation_id: str, *, claim: bool = False
+) -> str:
+    """The session of the caller's conversation. Another user's id is a 404, on every route;
+    with `claim`, an id nobody has used yet becomes the caller's."""
+    check_conversation_id(conversation_id)
+    if claim:
+        mine = await run_in_threadpool(svc.store.claim, user, conversation_id)
+    else:
+        mine = await run_in_threadpool(svc.store.owner, conversation_id) in (None, user)
+    if not mine:
+        raise NotFound(f"no conversation {conversation_id}")
+    return session_identifier(user, conversation_id)
 
 
 @router.get("")
@@ -52,7 +63,7 @@ async def get_conversation(conversation_id: str, user: CurrentUser, svc: AppServ
 @router.delete("/{conversation_id}", status_code=204)
 async def delete_conversation(conversation_id: str, user: CurrentUser, svc: AppServices) -> None:
     """Forget the history, and end the code session with its variables and files."""
-    session = _session(user, conversation_id)
+    session = await owned_session(svc, user, conversation_id)
     with contextlib.suppress(NotFound):
         # A pool that never saw the session (or already expired it) has nothing to delete.
         await svc.pool_client.delete_session(session)
@@ -62,12 +73,13 @@ async def delete_conversation(conversation_id: str, user: CurrentUser, svc: AppS
 @router.post("/{conversation_id}/interrupt", status_code=204)
 async def interrupt(conversation_id: str, user: CurrentUser, svc: AppServices) -> None:
     """Stop the code running in the conversation's session; its variables stay."""
-    await svc.pool_client.interrupt(_session(user, conversation_id))
+    await svc.pool_client.interrupt(await owned_session(svc, user, conversation_id))
 
 
 @router.get("/{conversation_id}/files")
 async def list_files(conversation_id: str, user: CurrentUser, svc: AppServices) -> dict:
-    return {"files": await svc.pool_client.list_files(_session(user, conversation_id))}
+    session = await owned_session(svc, user, conversation_id)
+    return {"files": await svc.pool_client.list_files(session)}
 
 
 @router.post("/{conversation_id}/files")
@@ -75,7 +87,7 @@ async def upload_file(
     conversation_id: str, user: CurrentUser, svc: AppServices, file: Annotated[UploadFile, File()]
 ) -> dict:
     """Put a file into /mnt/data of the conversation's session."""
-    session = _session(user, conversation_id)
+    session = await owned_session(svc, user, conversation_id, claim=True)
     name = _file_name(file.filename or "")
     limit = svc.settings.max_upload_bytes
     data = await file.read(limit + 1)
@@ -89,7 +101,8 @@ async def upload_file(
 async def download_file(
     conversation_id: str, name: str, user: CurrentUser, svc: AppServices
 ) -> Response:
-    upstream = await svc.pool_client.download(_session(user, conversation_id), _file_name(name))
+    session = await owned_session(svc, user, conversation_id)
+    upstream = await svc.pool_client.download(session, _file_name(name))
     disposition = f"attachment; filename*=UTF-8''{quote(_file_name(name))}"
     return Response(
         upstream.content,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 TITLE_CHARS = 60
 metadata = MetaData()
@@ -48,6 +49,16 @@ messages = Table(
         ["conversations.user_id", "conversations.id"],
         ondelete="CASCADE",
     ),
+)
+
+
+# Who first used each conversation id: ids are global, so another user's id is a 404 rather
+# than a second, unrelated conversation under the same name.
+owners = Table(
+    "conversation_owners",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(200), nullable=False),
 )
 
 
@@ -100,6 +111,24 @@ class ConversationStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def owner(self, conversation_id: str) -> str | None:
+        """The user the conversation id belongs to; None while nobody has used it."""
+        query = select(owners.c.user_id).where(owners.c.id == conversation_id)
+        with self._engine.connect() as connection:
+            return connection.execute(query).scalar()
+
+    def claim(self, user_id: str, conversation_id: str) -> bool:
+        """Make an unused id the user's; True when the id is (now) theirs."""
+        owner = self.owner(conversation_id)
+        if owner is None:
+            try:
+                with self._engine.begin() as connection:
+                    connection.execute(insert(owners).values(id=conversation_id, user_id=user_id))
+                return True
+            except IntegrityError:  # claimed by a concurrent request in the meantime
+                owner = self.owner(conversation_id)
+        return owner == user_id
 
     def history(self, user_id: str, conversation_id: str, limit: int) -> list[dict]:
         """The last `limit` messages, oldest first."""
@@ -175,6 +204,9 @@ class ConversationStore:
                 delete(conversations).where(
                     conversations.c.user_id == user_id, conversations.c.id == conversation_id
                 )
+            )
+            connection.execute(
+                delete(owners).where(owners.c.user_id == user_id, owners.c.id == conversation_id)
             )
         return deleted.rowcount > 0
 

@@ -105,8 +105,16 @@ def _configure_telemetry(settings: Settings) -> None:
 async def conversation_config(config: dict, request: Request) -> dict:
     """LangServe's per-request hook: the caller and conversation decide the code session."""
     configurable = dict(config.get("configurable") or {})
-    ids = conversation_configurable(request.state.user, configurable.get("conversation_id") or None)
+    svc, user = request.app.state.services, request.state.user
+    ids = await _claimed(svc, user, configurable.get("conversation_id") or None)
     return {**config, "configurable": {**configurable, **ids}}
+
+
+async def _claimed(svc: Services, user: str, conversation_id: str | None) -> dict:
+    """The run's `configurable` ids, once the conversation is known to be the caller's."""
+    ids = conversation_configurable(user, conversation_id)
+    await api.owned_session(svc, user, ids["conversation_id"], claim=True)
+    return ids
 
 
 def _add_runnables(app: FastAPI, svc: Services) -> None:
@@ -143,7 +151,7 @@ def _add_plain_routes(app: FastAPI) -> None:
             checked = chat_input_model(svc.settings.max_message_chars)(message=message)
         except ValidationError as error:
             raise BadRequest(f"invalid message: {error.errors()[0]['msg']}") from None
-        config = {"configurable": conversation_configurable(user, conversation_id)}
+        config = {"configurable": await _claimed(svc, user, conversation_id)}
         result = await svc.chat.ainvoke({"message": checked.message}, config)
         return {key: result[key] for key in ("output", "route", "conversation_id")}
 
