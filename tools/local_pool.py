@@ -20,6 +20,8 @@ from tools.pool import SessionPool
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60.0
+POOL_PREFIX = "SESSION_POOL_"
+BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 MAX_RESTART_DELAY = 5.0
 PR_SET_PDEATHSIG = 1
 
@@ -89,7 +91,9 @@ class LocalSessionPool(SessionPool):
             await _terminate(self._proc)
 
     async def _spawn(self) -> None:
-        env = {**os.environ, "SESSION_POOL_API_KEY": self._key}
+        # Only what the pool reads: the service's own secrets stay out of its environment.
+        env = {k: v for k, v in os.environ.items() if k in BASE_ENV or k.startswith(POOL_PREFIX)}
+        env["SESSION_POOL_API_KEY"] = self._key
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
             *("-m", "sessionpool", "--host", "127.0.0.1", "--port", str(self.port)),

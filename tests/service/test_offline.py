@@ -19,10 +19,21 @@ def is_running(pid: int) -> bool:
     return state != "Z"
 
 
+SERVICE_SECRET = "a-secret-of-the-service-only"
+
+
 @pytest.fixture(scope="module")
 def offline_service(tmp_path_factory):
-    with run_service({}, tmp_path_factory.mktemp("offline-data")) as service:
+    env = {"LANGSMITH_API_KEY": SERVICE_SECRET}
+    with run_service(env, tmp_path_factory.mktemp("offline-data")) as service:
         yield service
+
+
+def test_the_supervised_pool_gets_none_of_the_services_secrets(offline_service):
+    environ = Path(f"/proc/{pool_pid(offline_service.proc.pid)}/environ").read_bytes()
+    names = {entry.split(b"=", 1)[0] for entry in environ.split(b"\0") if entry}
+    assert SERVICE_SECRET.encode() not in environ
+    assert b"SESSION_POOL_API_KEY" in names and b"PATH" in names
 
 
 def test_offline_model_computes_and_follows_up(offline_service):
