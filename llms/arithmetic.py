@@ -60,7 +60,7 @@ def to_python_expression(text: str, previous: str | None = None) -> str | None:
     for candidate in sorted(candidates, key=len, reverse=True):
         expression = _clean(candidate)
         if expression and _is_arithmetic(expression):
-            return expression
+            return ast.unparse(ast.parse(expression, mode="eval"))  # without spare parentheses
     return None
 
 

@@ -44,7 +44,7 @@ def test_offline_model_computes_and_follows_up(offline_service):
 
     assert first["route"] == "python" and first["steps"][0]["result"] == 21175
     assert first["output"] == "[offline model] 25 * 847 = 21175"
-    assert second["output"].startswith("[offline model] math.sqrt((21175)) = 145.51")
+    assert second["output"].startswith("[offline model] math.sqrt(21175) = 145.51")
 
 
 def test_offline_model_explains_how_to_configure_a_model(offline_service):
