@@ -76,7 +76,8 @@ class SessionPythonTool(BaseTool):
     response_format: str = "content_and_artifact"
     pool: SessionPool
     timeout: float = 240.0
-    # Stops the code of a call whose caller went away; None where the pool cannot (Azure's).
+    # Stops the code of a call whose caller went away (Azure's pool cannot: its NotSupported
+    # is ignored, and the call's own timeout ends the code there).
     interrupt: Callable[[str], Awaitable[None]] | None = None
     _sessions: OrderedDict = PrivateAttr(default_factory=OrderedDict)
     _epochs: dict = PrivateAttr(default_factory=dict)
