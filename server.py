@@ -24,7 +24,9 @@ import api
 from chains import ChatOutput, chat_input_model, encodable, with_conversation
 from errors import BadRequest, ServiceError
 from llms import model_error
+from security.auth import Unauthorized
 from security.guards import build_guards, install_security_middleware, run_slot
+from security.signin import SignedInOnly, install_signin, unauthorized_response
 from settings import Settings
 from tools.sessions import conversation_configurable
 from wiring import Services, build_services
@@ -86,7 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_runnables(app, svc)
     _add_plain_routes(app)
     app.include_router(api.router)
-    app.mount("/ui", StaticFiles(directory=WEB_DIR, html=True, check_dir=False), name="ui")
+    install_signin(app, WEB_DIR / "signin")
+    page = StaticFiles(directory=WEB_DIR, html=True, check_dir=False)
+    app.mount("/ui", SignedInOnly(page, guards.authenticate), name="ui")
     return app
 
 
@@ -207,6 +211,10 @@ def _add_error_handlers(app: FastAPI, settings: Settings) -> None:
     @app.exception_handler(ServiceError)
     async def service_error(_request: Request, error: ServiceError) -> JSONResponse:
         return JSONResponse({"detail": error.message}, status_code=error.status_code)
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, error: Unauthorized) -> Response:
+        return unauthorized_response(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> Response:

@@ -12,6 +12,9 @@ from security.keys import hash_api_key
 from security.settings import SecuritySettings
 
 ANONYMOUS = "anonymous"
+# Set by the sign-in page (security/signin.py) for browsers, which cannot send a bearer header
+# when they navigate; it holds the same credential and is checked the same way.
+CREDENTIAL_COOKIE = "ci_credential"
 REALM = 'Bearer realm="code-interpreter"'
 _FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 _MAX_CREDENTIAL_CHARS = 8192
@@ -87,12 +90,16 @@ class Authenticator:
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
         api_key = request.headers.get("x-api-key")
         if scheme.lower() == "bearer" and bearer.strip():
-            return await self._check_bearer(bearer.strip())
+            return await self.check(bearer.strip())
         if api_key and "api_key" in self.methods:
             return self._check_api_key(api_key)
+        cookie = request.cookies.get(CREDENTIAL_COOKIE)
+        if cookie:
+            return await self.check(cookie)
         raise Unauthorized(f"authentication required: send {self._accepted()}")
 
-    async def _check_bearer(self, credential: str) -> str:
+    async def check(self, credential: str) -> str:
+        """The user a bearer credential (API key or Entra ID token) belongs to."""
         looks_like_jwt = credential.count(".") == 2
         if looks_like_jwt and self._entra is not None:
             try:

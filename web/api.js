@@ -69,7 +69,7 @@ export function describe(detail) {
 
 export function messageFor(status, detail) {
   if (status === 401 || status === 403) {
-    return `Not authorised (${status}): ${detail}. Enter an API key under Settings.`;
+    return `Not authorised (${status}): ${detail}. Sign in again (reload the page) or enter an API key under Settings.`;
   }
   if (status === 413) return `The file is too large (413): ${detail}`;
   if (status === 429) return `Too many requests (429): ${detail}. Wait a moment, then try again.`;

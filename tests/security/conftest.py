@@ -6,12 +6,14 @@ import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from security.keys import hash_api_key
 from security.settings import SecuritySettings
+from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
 from tests.support.servers import free_port
 
 ALICE_KEY = "alice-key-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -48,6 +50,28 @@ def serve(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def serve_keyed_service(session_pool, data_dir: Path) -> Iterator[str]:
+    """The whole service (scripted model, real pool) with API keys for alice and bob."""
+    from server import create_app
+    from settings import Settings
+
+    with ScriptedLLM(arithmetic_brain) as llm:
+        settings = Settings(
+            _env_file=None,
+            azure_openai_endpoint=llm.url,
+            azure_openai_api_key="scripted-azure-key",
+            azure_openai_deployment="scripted-deployment",
+            pool_management_endpoint=session_pool.endpoint,
+            session_pool_api_key=session_pool.api_key,
+            data_dir=data_dir,
+            auth_mode="api_key",
+            api_keys=make_settings().api_keys,
+        )
+        with serve(create_app(settings), lifespan="on") as base:
+            yield base
 
 
 def run_async(coroutine: Coroutine):

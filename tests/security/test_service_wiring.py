@@ -9,32 +9,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from settings import Settings
-from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
-from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
+from tests.security.conftest import ALICE_KEY, BOB_KEY, serve_keyed_service
 
 ALICE, BOB = {"X-API-Key": ALICE_KEY}, {"Authorization": f"Bearer {BOB_KEY}"}
 
 
 @pytest.fixture(scope="module")
 def url(session_pool, tmp_path_factory) -> Iterator[str]:
-    from server import create_app
-
-    with ScriptedLLM(arithmetic_brain) as llm:
-        settings = Settings(
-            _env_file=None,
-            azure_openai_endpoint=llm.url,
-            azure_openai_api_key="scripted-azure-key",
-            azure_openai_deployment="scripted-deployment",
-            pool_management_endpoint=session_pool.endpoint,
-            session_pool_api_key=session_pool.api_key,
-            data_dir=tmp_path_factory.mktemp("wiring-data"),
-            auth_mode="api_key",
-            api_keys=make_settings().api_keys,
-        )
-        app = create_app(settings)
-        with serve(app, lifespan="on") as base:
-            yield base
+    with serve_keyed_service(session_pool, tmp_path_factory.mktemp("wiring-data")) as base:
+        yield base
 
 
 def ask(url: str, who: dict, message: str, conversation: str) -> str:
