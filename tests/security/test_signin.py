@@ -1,14 +1,11 @@
 """Signing in from a browser: the form, its HttpOnly cookie, and the pages it opens."""
 
-import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
 
 from tests.security.conftest import ALICE_KEY, serve_keyed_service
-from tests.security.test_page_csp import in_browser
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -72,22 +69,3 @@ def test_signing_in_opens_the_page_the_playground_and_the_api(url: str) -> None:
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil"])
 def test_after_signing_in_the_redirect_stays_on_this_site(url: str, target: str) -> None:
     assert sign_in(url, ALICE_KEY, target).headers["location"] == "/ui/"
-
-
-def test_signing_in_from_chromium_then_chatting(url: str) -> None:
-    def steps(page: Page) -> None:
-        page.goto(f"{url}/ui/")
-        expect(page).to_have_url(re.compile(r"/signin/\?next="))
-        page.fill("#credential", "wrong")
-        page.click("button[type=submit]")
-        expect(page.locator("#failed")).to_be_visible()
-
-        page.fill("#credential", ALICE_KEY)
-        page.click("button[type=submit]")
-        expect(page).to_have_url(re.compile(r"/ui/\?c=[\w-]+$"))
-        page.fill("#message", "What is 2 + 3?")
-        page.keyboard.press("Enter")
-        expect(page.locator("article.msg.assistant .text")).to_contain_text("5")
-        page.screenshot(path="test-artifacts/signin-then-chat.png")
-
-    in_browser(steps)
