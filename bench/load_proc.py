@@ -7,15 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support.servers import ROOT, free_port, stop, wait_until_up
+from tests.support.servers import ROOT, running_service, stop
 
 _SCRIPTED_LLM = (
     "import sys, time; sys.path.insert(0, sys.argv[1]);"
     "from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain;"
     "llm = ScriptedLLM(arithmetic_brain).__enter__(); print(llm.url, flush=True); time.sleep(1e9)"
 )
-# Variables that would point the started service at another model, pool or database.
-_CONFIG_VARS = ("AZURE_OPENAI_ENDPOINT", "POOL_MANAGEMENT_ENDPOINT", "DATABASE_URL", "API_KEYS")
 
 
 @contextmanager
@@ -36,31 +34,13 @@ def start_scripted_llm() -> Iterator[str]:
 @contextmanager
 def start_service(llm_url: str, data_dir: Path, conversations: int) -> Iterator[tuple[str, int]]:
     """`uvicorn server:app` with the scripted model; the service starts the local pool."""
-    port = free_port()
     env = {
-        k: v for k, v in os.environ.items() if k not in _CONFIG_VARS and not k.startswith("ENTRA_")
-    }
-    env |= {
         "OPENAI_BASE_URL": f"{llm_url}/v1",
         "OPENAI_API_KEY": "scripted",
-        "DATA_DIR": str(data_dir),
-        # One anonymous user drives every conversation: its limits must not be what we measure.
-        "RATE_LIMIT_PER_MINUTE": "1000000",
-        "MAX_CONCURRENT_RUNS_PER_USER": str(conversations * 2),
+        "MAX_CONCURRENT_RUNS_PER_USER": str(max(conversations * 2, 1000)),
     }
-    args = ["-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        [sys.executable, *args, "--app-dir", str(ROOT), "--no-access-log"],
-        cwd=data_dir,
-        env=env,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/healthz", proc, timeout=120)
+    with running_service(env, data_dir, "--no-access-log", timeout=120) as (url, proc):
         yield url, proc.pid
-    finally:
-        stop(proc)
 
 
 def rss_kib(pid: int) -> int:

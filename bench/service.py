@@ -21,7 +21,7 @@ import httpx
 
 from settings import Settings
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
-from tests.support.servers import free_port, running_server
+from tests.support.servers import free_port, running_server, running_service
 from wiring import build_services
 
 MESSAGES = {"direct": "hello there", "python": "What is 25 * 847?"}
@@ -156,9 +156,6 @@ def settings_env(llm: ScriptedLLM, pool_url: str, key: str, data_dir: str) -> di
         "POOL_MANAGEMENT_ENDPOINT": pool_url,
         "SESSION_POOL_API_KEY": key,
         "DATA_DIR": data_dir,
-        # One anonymous caller sends every turn: the per-user limits would measure themselves.
-        "RATE_LIMIT_PER_MINUTE": "1000000",
-        "MAX_CONCURRENT_RUNS_PER_USER": "1000",
     }
 
 
@@ -174,7 +171,7 @@ async def run_floor(env: dict[str, str], http_url: str, llm: ScriptedLLM) -> Non
 
 def main() -> int:
     key = secrets.token_urlsafe(16)
-    pool_port, service_port = free_port(), free_port()
+    pool_port = free_port()
     pool_url = f"http://127.0.0.1:{pool_port}"
     with ExitStack() as stack:
         llm = stack.enter_context(ScriptedLLM(arithmetic_brain))
@@ -183,10 +180,8 @@ def main() -> int:
         stack.enter_context(running_server(pool_args, f"{pool_url}/healthz", env=pool_env))
         data_dir = stack.enter_context(tempfile.TemporaryDirectory())
         env = settings_env(llm, pool_url, key, data_dir)
-        service_args = ["-m", "uvicorn", "server:app", "--port", str(service_port)]
-        service_args += ["--log-level", "warning"]
-        url = f"http://127.0.0.1:{service_port}"
-        stack.enter_context(running_server(service_args, f"{url}/healthz", env=env))
+        # Started like `make run`, with the per-user limits lifted: one caller sends every turn.
+        url, _ = stack.enter_context(running_service(env, Path(data_dir), "--log-level", "warning"))
         Path(data_dir, "floor").mkdir()
         floor_env = {**env, "DATA_DIR": str(Path(data_dir, "floor"))}
         print(f"bench.service: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs")

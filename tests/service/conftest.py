@@ -1,8 +1,6 @@
 """Fixtures: the real service in a child process, the scripted model, and the real pool."""
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,26 +11,7 @@ import pytest
 from langserve import RemoteRunnable
 
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
-from tests.support.servers import ROOT, free_port, stop, wait_until_up
-
-# Variables that would choose a model, a pool or a database behind a test's back.
-_CONFIG_VARS = (
-    "AZURE_OPENAI_ENDPOINT",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_DEPLOYMENT",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_MODEL",
-    "POOL_MANAGEMENT_ENDPOINT",
-    "SESSION_POOL_API_KEY",
-    "DATABASE_URL",
-    "LANGSMITH_TRACING",
-)
-
-
-# Every test client is the same loopback user; the per-user limits have their own tests
-# (tests/security/test_limits.py, tests/service/test_turn_limits.py) and would only throttle here.
-_UNLIMITED = {"RATE_LIMIT_PER_MINUTE": "1000000", "MAX_CONCURRENT_RUNS_PER_USER": "1000"}
+from tests.support.servers import running_service
 
 
 @dataclass
@@ -50,22 +29,8 @@ class Service:
 @contextmanager
 def run_service(env: dict[str, str], data_dir: Path) -> Iterator[Service]:
     """`uvicorn server:app` as `make run` starts it, from a directory without a .env file."""
-    port = free_port()
-    base = {k: v for k, v in os.environ.items() if k not in _CONFIG_VARS}
-    full_env = {**base, **_UNLIMITED, "DATA_DIR": str(data_dir), "LLM_MAX_RETRIES": "1", **env}
-    args = ["-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(
-        [sys.executable, *args, "--app-dir", str(ROOT)],
-        cwd=data_dir,
-        env=full_env,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(f"{url}/healthz", proc, timeout=90)
+    with running_service({"LLM_MAX_RETRIES": "1", **env}, data_dir) as (url, proc):
         yield Service(url, proc)
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,26 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# Variables that would choose a model, a pool, a database or a sign-in behind the caller's back.
+SERVICE_CONFIG_VARS = (
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_DEPLOYMENT",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODEL",
+    "POOL_MANAGEMENT_ENDPOINT",
+    "SESSION_POOL_API_KEY",
+    "DATABASE_URL",
+    "LANGSMITH_TRACING",
+    "AUTH_MODE",
+    "API_KEYS",
+    "ENTRA_TENANT_ID",
+    "ENTRA_AUDIENCE",
+)
+# One client process is one loopback user: the per-user limits have their own tests
+# (tests/security/test_limits.py, tests/service/test_turn_limits.py) and would only throttle.
+UNLIMITED_CALLER = {"RATE_LIMIT_PER_MINUTE": "1000000", "MAX_CONCURRENT_RUNS_PER_USER": "1000"}
 
 
 def free_port() -> int:
@@ -62,3 +82,27 @@ def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
     with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+
+
+@contextmanager
+def running_service(
+    env: Mapping[str, str], data_dir: Path, *uvicorn_args: str, timeout: float = 90.0
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`uvicorn server:app` as `make run` starts it, from `data_dir` (so no .env file is read),
+    with none of this process's service settings and the per-user limits lifted; `env` last."""
+    port = free_port()
+    base = {k: v for k, v in os.environ.items() if k not in SERVICE_CONFIG_VARS}
+    full_env = {**base, **UNLIMITED_CALLER, "DATA_DIR": str(data_dir), **env}
+    args = ["-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(
+        [sys.executable, *args, "--app-dir", str(ROOT), *uvicorn_args],
+        cwd=data_dir,
+        env=full_env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/healthz", proc, timeout=timeout)
+        yield url, proc
+    finally:
+        stop(proc)
