@@ -6,6 +6,7 @@ printed, never asserted.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -80,9 +81,11 @@ class InProcessTarget:
         return await self.chat.ainvoke({"message": message}, config)
 
     async def first_token(self, message: str, config: dict) -> None:
-        async for chunk in self.chat.astream({"message": message}, config):
-            if chunk.get("output"):
-                return
+        # Closed here, not later in the garbage collector (which complains about it).
+        async with contextlib.aclosing(self.chat.astream({"message": message}, config)) as chunks:
+            async for chunk in chunks:
+                if chunk.get("output"):
+                    return
 
 
 async def timed(call: Callable[[], Awaitable]) -> float:
