@@ -1,16 +1,19 @@
-"""REST routes beside LangServe: the caller's conversations, their files, and interrupts."""
+"""The plain routes beside LangServe: one turn by GET, health, and the caller's conversations
+with their files and interrupts."""
 
 import contextlib
 import posixpath
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
+from chains import chat_input_model
+from conversations import Conversation
 from errors import BadRequest, NotFound, PayloadTooLarge
 from security import guards
-from tools.sessions import check_conversation_id, session_identifier
 from wiring import Services
 
 
@@ -26,89 +29,117 @@ def services(request: Request) -> Services:
 
 CurrentUser = Annotated[str, Depends(current_user)]
 AppServices = Annotated[Services, Depends(services)]
-router = APIRouter(prefix="/conversations", tags=["conversations"])
 
 
-async def owned_session(
-    svc: Services, user: str, conversation_id: str, *, claim: bool = False
-) -> str:
-    """The session of the caller's conversation. Another user's id is a 404, on every route;
-    with `claim`, an id nobody has used yet becomes the caller's."""
-    check_conversation_id(conversation_id)
-    if claim:
-        mine = await run_in_threadpool(svc.store.claim, user, conversation_id)
-    else:
-        mine = await run_in_threadpool(svc.store.owner, conversation_id) in (None, user)
-    if not mine:
-        raise NotFound(f"no conversation {conversation_id}")
-    return session_identifier(user, conversation_id)
+async def conversation_in_path(
+    conversation_id: str, user: CurrentUser, svc: AppServices
+) -> Conversation:
+    """The caller's conversation named in the path; an id nobody has used yet is not recorded."""
+    return await svc.conversations.claim(user, conversation_id, record=False)
 
 
-@router.get("")
+async def claimed_in_path(
+    conversation_id: str, user: CurrentUser, svc: AppServices
+) -> Conversation:
+    """As `conversation_in_path`, and an unused id becomes the caller's (it stores something)."""
+    return await svc.conversations.claim(user, conversation_id)
+
+
+PathConversation = Annotated[Conversation, Depends(conversation_in_path)]
+ClaimedConversation = Annotated[Conversation, Depends(claimed_in_path)]
+
+router = APIRouter()
+conversations = APIRouter(prefix="/conversations", tags=["conversations"])
+
+
+@router.get("/chat", tags=["chat"], dependencies=[Depends(guards.run_slot)])
+async def chat_get(
+    user: CurrentUser,
+    svc: AppServices,
+    message: str = Query(description="The user's message."),
+    conversation_id: str | None = Query(default=None),
+) -> dict:
+    """One turn, as in the original sample: {"output", "route", "conversation_id"}."""
+    try:
+        checked = chat_input_model(svc.settings.max_message_chars)(message=message)
+    except ValidationError as error:
+        raise BadRequest(f"invalid message: {error.errors()[0]['msg']}") from None
+    conversation = await svc.conversations.claim(user, conversation_id)
+    config = {"configurable": conversation.configurable()}
+    result = await svc.chat.ainvoke({"message": checked.message}, config)
+    return {key: result[key] for key in ("output", "route", "conversation_id")}
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz() -> dict:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", tags=["health"])
+async def readyz(svc: AppServices) -> JSONResponse:
+    pool_ok = await svc.pool_client.healthy()
+    body = {"model": svc.model_kind, "session_pool": "ok" if pool_ok else "unreachable"}
+    return JSONResponse(body, status_code=200 if pool_ok else 503)
+
+
+@conversations.get("")
 async def list_conversations(user: CurrentUser, svc: AppServices) -> list[dict]:
     """The caller's conversations, newest first."""
-    return await run_in_threadpool(svc.store.list, user)
+    return await svc.conversations.list_for(user)
 
 
-@router.get("/{conversation_id}")
-async def get_conversation(conversation_id: str, user: CurrentUser, svc: AppServices) -> dict:
+@conversations.get("/{conversation_id}")
+async def get_conversation(conversation: PathConversation, svc: AppServices) -> dict:
     """The conversation's messages, each python step with its code and results."""
-    check_conversation_id(conversation_id)
-    conversation = await run_in_threadpool(svc.store.get, user, conversation_id)
-    if conversation is None:
-        raise NotFound(f"no conversation {conversation_id}")
-    return conversation
+    return await svc.conversations.history(conversation)
 
 
-@router.delete("/{conversation_id}", status_code=204)
-async def delete_conversation(conversation_id: str, user: CurrentUser, svc: AppServices) -> None:
+@conversations.delete("/{conversation_id}", status_code=204)
+async def delete_conversation(conversation: PathConversation, svc: AppServices) -> None:
     """Forget the history, and end the code session with its variables and files."""
-    session = await owned_session(svc, user, conversation_id)
     with contextlib.suppress(NotFound):
         # A pool that never saw the session (or already expired it) has nothing to delete.
-        await svc.pool_client.delete_session(session)
-    await run_in_threadpool(svc.store.delete, user, conversation_id)
+        await svc.pool_client.delete_session(conversation.session_id)
+    await svc.conversations.forget(conversation)
 
 
-@router.post("/{conversation_id}/interrupt", status_code=204)
-async def interrupt(conversation_id: str, user: CurrentUser, svc: AppServices) -> None:
+@conversations.post("/{conversation_id}/interrupt", status_code=204)
+async def interrupt(conversation: PathConversation, svc: AppServices) -> None:
     """Stop the code running in the conversation's session; its variables stay."""
-    await svc.pool_client.interrupt(await owned_session(svc, user, conversation_id))
+    await svc.pool_client.interrupt(conversation.session_id)
 
 
-@router.get("/{conversation_id}/files")
-async def list_files(conversation_id: str, user: CurrentUser, svc: AppServices) -> dict:
-    session = await owned_session(svc, user, conversation_id)
-    return {"files": await svc.pool_client.list_files(session)}
+@conversations.get("/{conversation_id}/files")
+async def list_files(conversation: PathConversation, svc: AppServices) -> dict:
+    return {"files": await svc.pool_client.list_files(conversation.session_id)}
 
 
-@router.post("/{conversation_id}/files")
+@conversations.post("/{conversation_id}/files")
 async def upload_file(
-    conversation_id: str, user: CurrentUser, svc: AppServices, file: Annotated[UploadFile, File()]
+    conversation: ClaimedConversation, svc: AppServices, file: Annotated[UploadFile, File()]
 ) -> dict:
     """Put a file into /mnt/data of the conversation's session."""
-    session = await owned_session(svc, user, conversation_id, claim=True)
     name = _file_name(file.filename or "")
     limit = svc.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes")
-    entry = await svc.pool_client.upload(session, name, data)
+    entry = await svc.pool_client.upload(conversation.session_id, name, data)
     return {"name": entry["name"], "size": entry["size"]}
 
 
-@router.get("/{conversation_id}/files/{name}")
-async def download_file(
-    conversation_id: str, name: str, user: CurrentUser, svc: AppServices
-) -> Response:
-    session = await owned_session(svc, user, conversation_id)
-    upstream = await svc.pool_client.download(session, _file_name(name))
+@conversations.get("/{conversation_id}/files/{name}")
+async def download_file(name: str, conversation: PathConversation, svc: AppServices) -> Response:
+    upstream = await svc.pool_client.download(conversation.session_id, _file_name(name))
     disposition = f"attachment; filename*=UTF-8''{quote(_file_name(name))}"
     return Response(
         upstream.content,
         media_type=upstream.headers.get("content-type", "application/octet-stream"),
         headers={"Content-Disposition": disposition},
     )
+
+
+router.include_router(conversations)
 
 
 def _file_name(raw: str) -> str:

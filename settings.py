@@ -1,19 +1,19 @@
 """The service's settings, read once from the environment (and `.env`) at start-up."""
 
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import SecretStr
-from pydantic_settings import SettingsConfigDict
+from pydantic import SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from security.settings import SecuritySettings
+AuthMode = Literal["auto", "off", "api_key", "entra", "both"]
 
 
-class Settings(SecuritySettings):
+class Settings(BaseSettings):
     """Every field is an environment variable of the same name, upper-cased.
 
     The same names appear in `.env.sample`, in the container app's environment and in the
-    Bicep outputs that `azd` writes, so one value has one name everywhere. Authentication and
-    limits (AUTH_MODE, API_KEYS, MAX_MESSAGE_CHARS, ...) come from `SecuritySettings`.
+    Bicep outputs that `azd` writes, so one value has one name everywhere.
     """
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -50,9 +50,59 @@ class Settings(SecuritySettings):
     # Calls to the session pool: how long one code execution may take end to end.
     code_timeout_seconds: float = 240.0
 
+    # Who may call: auto means keys and/or Entra when configured, else anonymous for direct
+    # loopback clients only.
+    auth_mode: AuthMode = "auto"
+    # "name:sha256hex,name:sha256hex"; make a key with `python -m security.keys NAME`.
+    api_keys: Annotated[dict[str, str], NoDecode] = {}
+    entra_tenant_id: str | None = None
+    # The API's application (client) ID or its Application ID URI, e.g. api://<client-id>.
+    entra_audience: str | None = None
+    # Unset: the tenant's keys at login.microsoftonline.com; set for tests or sovereign clouds.
+    entra_jwks_url: str | None = None
+
+    # Per-user limits and the bounds of one turn.
+    rate_limit_per_minute: int = 120
+    max_concurrent_runs_per_user: int = 4
+    max_request_bytes: int = 1_000_000
+    max_message_chars: int = 8000
+    max_upload_bytes: int = 16 * 1024 * 1024
+    max_tool_calls_per_turn: int = 8
+    turn_timeout_seconds: float = 120.0
+    # Comma-separated origins allowed to call the API from other pages; empty: same origin only.
+    cors_allow_origins: Annotated[list[str], NoDecode] = []
+
     applicationinsights_connection_string: SecretStr | None = None
 
     # LangSmith tracing, under LangSmith's own names (exported for the SDK when set in .env).
     langsmith_tracing: bool = False
     langsmith_api_key: SecretStr | None = None
     langsmith_project: str | None = None
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _parse_api_keys(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        entries = [part.strip() for part in value.split(",") if part.strip()]
+        parsed: dict[str, str] = {}
+        for entry in entries:
+            name, sep, digest = entry.partition(":")
+            if not sep or not name.strip() or len(digest.strip()) != 64:
+                raise ValueError("API_KEYS entries are name:sha256hex (64 hex digits)")
+            parsed[name.strip()] = digest.strip().lower()
+        return parsed
+
+    @field_validator("api_keys")
+    @classmethod
+    def _check_digests(cls, value: dict[str, str]) -> dict[str, str]:
+        for digest in value.values():
+            int(digest, 16)  # ValueError names the field when a digest is not hex
+        return {name: digest.lower() for name, digest in value.items()}
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

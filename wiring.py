@@ -13,7 +13,7 @@ from langchain_core.runnables import Runnable
 from agents import build_code_agent
 from azure_auth import POSTGRES_SCOPE, entra_token_provider
 from chains import build_chat_chain, build_direct_chain, build_route_decider
-from conversations import ConversationStore, build_engine
+from conversations import Conversations, ConversationStore, build_engine
 from llms import build_chat_model, describe_model
 from settings import Settings
 from tools import PoolClient, SessionPool, SessionPythonTool, build_session_pool
@@ -31,7 +31,7 @@ class Services:
     pool: SessionPool
     http: httpx.AsyncClient
     pool_client: PoolClient
-    store: ConversationStore
+    conversations: Conversations
     agent: Runnable
     chat: Runnable
 
@@ -39,13 +39,13 @@ class Services:
         # Each running tool call holds a thread for its whole execution (the official tool is
         # synchronous); the default executor's few threads would queue conversations.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(BLOCKING_THREADS))
-        await asyncio.to_thread(self.store.create_tables)
+        await self.conversations.start()
         await self.pool.start()
 
     async def stop(self) -> None:
         await self.pool.stop()
         await self.http.aclose()
-        self.store.close()
+        await self.conversations.close()
 
 
 def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Services:
@@ -55,8 +55,10 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
     pool = build_session_pool(settings)
     http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0))
     pool_client = PoolClient(pool, http)
-    store = ConversationStore(
-        build_engine(settings.database_url, settings.data_dir, _database_password(settings))
+    conversations = Conversations(
+        ConversationStore(
+            build_engine(settings.database_url, settings.data_dir, _database_password(settings))
+        )
     )
     python_tool = SessionPythonTool(
         pool=pool, timeout=settings.code_timeout_seconds, interrupt=pool_client.interrupt
@@ -66,13 +68,13 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
         build_route_decider(llm),
         build_direct_chain(llm),
         agent,
-        store,
+        conversations,
         history_messages=settings.history_messages,
         model_retries=settings.llm_max_retries,
         turn_timeout=settings.turn_timeout_seconds,
     )
     kind = describe_model(settings)
-    return Services(settings, kind, llm, pool, http, pool_client, store, agent, chat)
+    return Services(settings, kind, llm, pool, http, pool_client, conversations, agent, chat)
 
 
 def _database_password(settings: Settings) -> Callable[[], str] | None:

@@ -7,7 +7,8 @@ from langchain_core.messages import SystemMessage
 from langgraph.config import get_config
 
 from agents.prompts import NO_SESSION_FILES_NOTE, SESSION_FILES_NOTE
-from tools import PoolClient, session_for
+from conversations import Conversation
+from tools import PoolClient
 
 
 class SessionFilesMiddleware(AgentMiddleware):
@@ -22,7 +23,8 @@ class SessionFilesMiddleware(AgentMiddleware):
         request: ModelRequest,
         handler: Callable[[ModelRequest], Awaitable[ModelResponse]],
     ) -> ModelResponse:
-        files = await self._pool_client.list_files(session_for(get_config()))
+        session = Conversation.from_config(get_config()).session_id
+        files = await self._pool_client.list_files(session)
         note = _files_note(files)
         base = request.system_message.text if request.system_message else ""
         system = SystemMessage(content=f"{base}\n\n{note}".strip())

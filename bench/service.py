@@ -20,10 +20,11 @@ from pathlib import Path
 
 import httpx
 
+from security.auth import ANONYMOUS
 from settings import Settings
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
 from tests.support.servers import free_port, running_server, running_service
-from wiring import build_services
+from wiring import Services, build_services
 
 MESSAGES = {"direct": "hello there", "python": "What is 25 * 847?"}
 SAMPLES = {"direct": 200, "python": 100}
@@ -70,19 +71,26 @@ class HttpTarget:
 
 
 class InProcessTarget:
-    """The same chain, built the same way, called directly: the floor."""
+    """The same chain, built the same way, called directly after the claim the server makes
+    per request: the floor."""
 
     name = "in-process"
 
-    def __init__(self, chat) -> None:
-        self.chat = chat
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    async def _config(self, config: dict) -> dict:
+        conversation_id = config["configurable"]["conversation_id"]
+        conversation = await self.svc.conversations.claim(ANONYMOUS, conversation_id)
+        return {"configurable": conversation.configurable()}
 
     async def invoke(self, message: str, config: dict) -> dict:
-        return await self.chat.ainvoke({"message": message}, config)
+        return await self.svc.chat.ainvoke({"message": message}, await self._config(config))
 
     async def first_token(self, message: str, config: dict) -> None:
+        stream = self.svc.chat.astream({"message": message}, await self._config(config))
         # Closed here, not later in the garbage collector (which complains about it).
-        async with contextlib.aclosing(self.chat.astream({"message": message}, config)) as chunks:
+        async with contextlib.aclosing(stream) as chunks:
             async for chunk in chunks:
                 if chunk.get("output"):
                     return
@@ -167,7 +175,7 @@ async def run_floor(env: dict[str, str], http_url: str, llm: ScriptedLLM) -> Non
     svc = build_services(settings)
     await svc.start()
     try:
-        await measure([InProcessTarget(svc.chat), HttpTarget(http_url)], llm)
+        await measure([InProcessTarget(svc), HttpTarget(http_url)], llm)
     finally:
         await svc.stop()
 

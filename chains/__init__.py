@@ -1,9 +1,8 @@
 """The routing chain and its parts: the route decision and the direct answer."""
 
 from chains.chat import build_chat_chain
-from chains.conversation import with_conversation
 from chains.direct import build_direct_chain
-from chains.output import ChatChunk, ChatOutput, Step, chat_input_model, encodable
+from chains.output import ChatChunk, ChatOutput, Step, chat_input_model
 from chains.router import RouteDecision, build_route_decider
 
 __all__ = [
@@ -15,6 +14,4 @@ __all__ = [
     "build_direct_chain",
     "build_route_decider",
     "chat_input_model",
-    "encodable",
-    "with_conversation",
 ]

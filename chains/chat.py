@@ -8,10 +8,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 
 from chains.output import ChatChunk
-from conversations import ConversationStore
+from conversations import Conversation, Conversations
 from errors import ServiceError
 from llms import model_errors
-from tools.sessions import DEFAULT_USER, conversation_configurable
 
 STOPPED_NOTE = " (stopped)"
 TURN_TIMEOUT_NOTE = (
@@ -24,7 +23,7 @@ def build_chat_chain(
     decider: Runnable,
     direct: Runnable,
     agent: Runnable,
-    store: ConversationStore,
+    conversations: Conversations,
     history_messages: int = 20,
     model_retries: int = 2,
     turn_timeout: float = 120.0,
@@ -37,18 +36,14 @@ def build_chat_chain(
 
     async def answer(inputs: AsyncIterator, config: RunnableConfig) -> AsyncIterator[ChatChunk]:
         message = _message_of([item async for item in inputs][-1])
-        config = _with_conversation(config)
-        ids = config["configurable"]
-        user_id, conversation_id = ids["user_id"], ids["conversation_id"]
-        history = _as_messages(
-            await asyncio.to_thread(store.history, user_id, conversation_id, history_messages)
-        )
+        conversation = Conversation.from_config(config)
+        history = _as_messages(await conversations.load(conversation, history_messages))
         total = ChatChunk()
         deadline = asyncio.get_running_loop().time() + turn_timeout
         try:
             with model_errors(model_retries):
                 route = await _decide(decider, history, message, config)
-                parts = ChatChunk(route=route, conversation_id=conversation_id, output="", steps=[])
+                parts = ChatChunk(route=route, conversation_id=conversation.id, output="", steps=[])
                 stream = (
                     _agent_chunks(agent, [*history, HumanMessage(message)], config)
                     if route == "python"
@@ -69,13 +64,9 @@ def build_chat_chain(
             # The client stopped the answer: keep what was said, without awaiting (we are
             # being cancelled), so the conversation reads the same after a reload.
             if "route" in total:
-                stopped = _stopped(total)
-                loop = asyncio.get_running_loop()
-                loop.run_in_executor(
-                    None, store.append_turn, user_id, conversation_id, message, stopped
-                )
+                conversations.save_turn(conversation, message, _stopped(total))
             raise
-        await asyncio.to_thread(store.append_turn, user_id, conversation_id, message, total)
+        await conversations.save_turn(conversation, message, total)
 
     return RunnableGenerator(answer, name="chat")
 
@@ -104,14 +95,6 @@ def _stopped(total: ChatChunk) -> ChatChunk:
 
 def _message_of(payload) -> str:
     return payload["message"] if isinstance(payload, dict) else payload.message
-
-
-def _with_conversation(config: RunnableConfig) -> RunnableConfig:
-    configurable = dict(config.get("configurable") or {})
-    if not configurable.get("session_id"):
-        user_id = configurable.get("user_id") or DEFAULT_USER
-        configurable.update(conversation_configurable(user_id, configurable.get("conversation_id")))
-    return {**config, "configurable": configurable}
 
 
 def _as_messages(history: list[dict]) -> list[BaseMessage]:

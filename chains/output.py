@@ -4,28 +4,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, create_model
 
-INT64_RANGE = range(-(2**63), 2**64)  # what the JSON encoder of the answers can write
-
-
-def encodable(value: Any) -> Any:
-    """`value` unchanged if an answer can carry it back: no lone surrogate in any text, no
-    integer beyond 64 bits. Input is echoed in answers, model requests and logs, where such
-    values fail late, as server errors; they are refused up front instead."""
-    if isinstance(value, str):
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            raise ValueError("text must be valid Unicode (a lone surrogate was found)") from None
-    elif isinstance(value, int) and not isinstance(value, bool) and value not in INT64_RANGE:
-        raise ValueError("integers must fit in 64 bits")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            encodable(key), encodable(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            encodable(item)
-    return value
-
 
 def chat_input_model(max_chars: int) -> type[BaseModel]:
     """The /chat input: one non-empty message of at most `max_chars` characters."""

@@ -4,15 +4,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import openai
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
 
 from azure_auth import AZURE_OPENAI_SCOPE, entra_token_provider
-from errors import ModelUnavailable
+from errors import ModelUnavailable, error_response
 from llms.offline import OfflineChatModel
 from settings import Settings
 
-__all__ = ["OfflineChatModel", "build_chat_model", "describe_model", "model_error", "model_errors"]
+__all__ = [
+    "OfflineChatModel",
+    "build_chat_model",
+    "describe_model",
+    "install_model_error_handler",
+    "model_error",
+    "model_errors",
+]
 
 
 def describe_model(settings: Settings) -> str:
@@ -90,3 +99,11 @@ def _reason(error: openai.APIError) -> str:
     if isinstance(error, openai.APIConnectionError):
         return "could not connect"
     return type(error).__name__
+
+
+def install_model_error_handler(app: FastAPI, retries: int) -> None:
+    """The OpenAI client's last failure on any route (the /agent route raises it as is)."""
+
+    @app.exception_handler(openai.APIError)
+    async def model_failure(_request: Request, error: openai.APIError) -> JSONResponse:
+        return error_response(model_error(error, retries))

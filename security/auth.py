@@ -9,7 +9,7 @@ from fastapi import HTTPException, Request, status
 
 from security.entra import EntraTokenVerifier, InvalidToken, KeysUnavailable
 from security.keys import hash_api_key
-from security.settings import SecuritySettings
+from settings import Settings
 
 ANONYMOUS = "anonymous"
 # Set by the sign-in page (security/signin.py) for browsers, which cannot send a bearer header
@@ -30,7 +30,7 @@ class Unauthorized(HTTPException):
         super().__init__(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": challenge})
 
 
-def enabled_methods(settings: SecuritySettings) -> frozenset[str]:
+def enabled_methods(settings: Settings) -> frozenset[str]:
     """The ways of signing in that AUTH_MODE and the configured credentials switch on."""
     has_keys, has_entra = bool(settings.api_keys), bool(settings.entra_tenant_id)
     configured = {name for name, on in (("api_key", has_keys), ("entra", has_entra)) if on}
@@ -63,7 +63,7 @@ def is_direct_loopback(request: Request) -> bool:
 class Authenticator:
     """A FastAPI dependency returning the caller's user id; cached on the request."""
 
-    def __init__(self, settings: SecuritySettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.methods = enabled_methods(settings)
         self._key_digests = [(name, d.encode()) for name, d in settings.api_keys.items()]
         self._entra = None

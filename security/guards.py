@@ -10,7 +10,7 @@ from security.body import BodySizeLimitMiddleware
 from security.headers import SecurityHeadersMiddleware, add_cors
 from security.limits import ConcurrencyLimiter, RateLimiter
 from security.logs import install_log_redaction
-from security.settings import SecuritySettings
+from settings import Settings
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Guards:
             yield user_id
 
 
-def build_guards(settings: SecuritySettings) -> Guards:
+def build_guards(settings: Settings) -> Guards:
     """Raises ValueError naming the setting when AUTH_MODE asks for credentials not given."""
     return Guards(
         authenticate=Authenticator(settings),
@@ -61,7 +61,7 @@ async def run_slot(request: Request) -> AsyncIterator[str]:
 
 def install_security_middleware(
     app: FastAPI,
-    settings: SecuritySettings,
+    settings: Settings,
     body_limit_overrides: Mapping[str, int] | None = None,
     secrets: Iterable[str] = (),
 ) -> None:

@@ -22,8 +22,10 @@ DEFAULT_NEXT = "/ui/"
 
 
 def install_signin(app: FastAPI, page_dir: Path) -> None:
-    """POST /signin/ and /signout, and the form's own files (public) at /signin/."""
+    """POST /signin/ and /signout, the form's own files (public) at /signin/, and the answer
+    to an unauthenticated request: the form for a page, a 401 for an API call."""
     app.include_router(_router)
+    app.add_exception_handler(Unauthorized, unauthorized_response)
     app.mount(SIGNIN_PATH.rstrip("/"), StaticFiles(directory=page_dir, html=True), "signin")
 
 

@@ -3,7 +3,6 @@
 from tools.pool import RemoteSessionPool, SessionPool, build_session_pool
 from tools.pool_client import PoolClient
 from tools.python import SessionPythonTool
-from tools.sessions import session_for, session_identifier
 
 __all__ = [
     "PoolClient",
@@ -11,6 +10,4 @@ __all__ = [
     "SessionPool",
     "SessionPythonTool",
     "build_session_pool",
-    "session_for",
-    "session_identifier",
 ]

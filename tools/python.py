@@ -15,10 +15,10 @@ from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from conversations import Conversation
 from errors import PoolUnavailable, ServiceError
 from tools.pool import SessionPool
 from tools.pool_client import SESSION_API_VERSION
-from tools.sessions import session_for
 
 with warnings.catch_warnings():
     # The package warns on import that it moves to langchain-azure-compute (not on our index).
@@ -85,10 +85,10 @@ class SessionPythonTool(BaseTool):
     _interrupts: set = PrivateAttr(default_factory=set)
 
     def _run(self, python_code: str, config: RunnableConfig, **kwargs: Any) -> tuple[str, dict]:
-        return self._execute(session_for(config), python_code)
+        return self._execute(Conversation.from_config(config).session_id, python_code)
 
     async def _arun(self, python_code: str, config: RunnableConfig, **kw: Any) -> tuple[str, dict]:
-        session = session_for(config)
+        session = Conversation.from_config(config).session_id
         await self.pool.wait_ready(timeout=30.0)
         try:
             return await self._bounded(session, python_code)

@@ -2,13 +2,11 @@
 
 import json
 
-from security.settings import SecuritySettings
 from settings import Settings
 from tests.infra.helpers import INFRA
 
-# SecuritySettings (API_KEYS, ENTRA_*) is read from the same environment and is meant to be
-# mixed into Settings; either way, these are the names the service reads.
-SETTINGS_NAMES = {name.upper() for cls in (Settings, SecuritySettings) for name in cls.model_fields}
+# The names the service reads: every field of the one Settings class.
+SETTINGS_NAMES = {name.upper() for name in Settings.model_fields}
 MAIN = "infra/main.bicep"
 APP = "infra/modules/container-app.bicep"
 

@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from security.keys import hash_api_key
-from security.settings import SecuritySettings
+from settings import Settings
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
 from tests.support.servers import free_port
 
@@ -20,14 +20,14 @@ ALICE_KEY = "alice-key-0123456789abcdefghijklmnopqrstuvwxyz"
 BOB_KEY = "bob-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def make_settings(**overrides: object) -> SecuritySettings:
+def make_settings(**overrides: object) -> Settings:
     """API keys for alice and bob unless overridden; no .env file is read."""
     fields = {
         "auth_mode": "api_key",
         "api_keys": {"alice": hash_api_key(ALICE_KEY), "bob": hash_api_key(BOB_KEY)},
         **overrides,
     }
-    return SecuritySettings(_env_file=None, **fields)
+    return Settings(_env_file=None, **fields)
 
 
 @contextmanager
@@ -56,7 +56,6 @@ def serve(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
 def serve_keyed_service(session_pool, data_dir: Path) -> Iterator[str]:
     """The whole service (scripted model, real pool) with API keys for alice and bob."""
     from server import create_app
-    from settings import Settings
 
     with ScriptedLLM(arithmetic_brain) as llm:
         settings = Settings(

@@ -10,12 +10,12 @@ from fastapi import Depends, FastAPI, Request
 
 from security.auth import Authenticator, enabled_methods, is_direct_loopback
 from security.guards import build_guards
-from security.settings import SecuritySettings
+from settings import Settings
 from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
 from tests.support.servers import ROOT
 
 
-def whoami_app(settings: SecuritySettings) -> FastAPI:
+def whoami_app(settings: Settings) -> FastAPI:
     guards = build_guards(settings)
     app = FastAPI()
 
@@ -112,6 +112,6 @@ def test_a_key_made_by_the_helper_signs_in_as_its_user(monkeypatch) -> None:
     entry = out.splitlines()[1].removeprefix("API_KEYS entry: ")
     monkeypatch.setenv("API_KEYS", entry)
     monkeypatch.setenv("AUTH_MODE", "api_key")
-    with serve(whoami_app(SecuritySettings(_env_file=None))) as url:
+    with serve(whoami_app(Settings(_env_file=None))) as url:
         response = httpx.get(f"{url}/whoami", headers={"X-API-Key": key})
     assert response.json() == {"user": "carol"}

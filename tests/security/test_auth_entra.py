@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI
 from jwt.algorithms import RSAAlgorithm
 
 from security.guards import build_guards
-from security.settings import SecuritySettings
+from settings import Settings
 from tests.security.conftest import ALICE_KEY, make_settings, serve
 from tests.support.servers import free_port
 
@@ -71,7 +71,7 @@ def jwks() -> Iterator[JwksServer]:
     thread.join(5)
 
 
-def entra_settings(jwks_url: str, **overrides: object) -> SecuritySettings:
+def entra_settings(jwks_url: str, **overrides: object) -> Settings:
     fields = {"entra_tenant_id": TENANT, "entra_audience": AUDIENCE, "entra_jwks_url": jwks_url}
     return make_settings(auth_mode="both", **{**fields, **overrides})
 

@@ -9,12 +9,12 @@ from sqlalchemy import text
 
 from chains import ChatChunk, RouteDecision
 from conversations import ConversationStore, build_engine
+from conversations.ids import check_conversation_id, session_identifier
 from errors import BadRequest, NotSupported
 from llms import OfflineChatModel
 from llms.arithmetic import to_python_expression
 from tests.service.helpers import run_async
-from tools import PoolClient, RemoteSessionPool, SessionPythonTool, session_identifier
-from tools.sessions import check_conversation_id
+from tools import PoolClient, RemoteSessionPool, SessionPythonTool
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Conversation history, kept in SQLite under DATA_DIR or in the database DATABASE_URL names."""
+"""The SQL store of conversations (SQLite in DATA_DIR, or DATABASE_URL): owners and messages."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime
