@@ -43,7 +43,6 @@ def _become_kernel(
     layout: rootfs.Layout, limits: rootfs.Limits, host_uid: int, data: str, tmp: str, confine: bool
 ) -> dict[str, bool]:
     """In K: its own uid (as root), Landlock, limits, seccomp; returns the layers applied."""
-    linux.write_file("/proc/self/oom_score_adj", "1000")
     separate_uid = confine and os.geteuid() == 0 and host_uid != 0
     if separate_uid:
         os.setgroups([])

@@ -217,8 +217,10 @@ class Api:
                 "status": "ok",
                 "isolation": sandbox.isolation,
                 "layers": [name for name, on in sandbox.layers.items() if on],
+                "bounded": sandbox.resources.bounded,
+                "notBounded": sandbox.resources.unbounded,
                 "sessions": self.pool.counts(),
-                "maxSessions": self.settings.max_sessions,
+                "maxSessions": self.pool.max_sessions,
             }
         )
 

@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from sessionpool import linux, rootfs, seccomp
+from sessionpool import landlock, linux, rootfs, seccomp
 from sessionpool.rootfs import HOSTNAME, NEW_ROOT, SANDBOX_UID, Layout, Limits
 
 SESSION_FD = 3
+# Where a session may open files for writing (Landlock, where the kernel has it): not /proc,
+# so its OOM score and the rest of its process's settings stay as the pool made them.
+WRITABLE = ["/mnt/data", "/tmp", "/dev"]
 KERNEL_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "HOME": "/mnt/data",
@@ -48,6 +51,15 @@ class Handles:
 
     def as_list(self) -> list[int]:
         return [self.kernel_pidfd, self.root_pidfd, self.data_fd, self.status_fd]
+
+
+def join(cgroup_procs: list[str]) -> None:
+    """First thing in a forked session: into its cgroups, before it allocates anything, and an
+    OOM score of 1000. Written with the root pool's CAP_SYS_RESOURCE, 1000 is also the floor:
+    nothing in the session can lower it again."""
+    for path in cgroup_procs:
+        linux.write_file(path, "0")
+    linux.write_file("/proc/self/oom_score_adj", "1000")
 
 
 def enter_namespaces(layout: Layout, limits: Limits, host_uid: int) -> Handles:
@@ -100,7 +112,6 @@ def _become_init(limits: Limits) -> Handles:
     # The kernel's own user namespace is the last one: nothing inside can make another.
     linux.write_file("/proc/sys/user/max_user_namespaces", "1")
     socket.sethostname(HOSTNAME)
-    linux.write_file("/proc/self/oom_score_adj", "1000")
     handles = Handles(
         kernel_pidfd=-1,
         root_pidfd=os.pidfd_open(os.getpid()),
@@ -126,10 +137,24 @@ def _become_kernel(limits: Limits) -> None:
     _map_ids(SANDBOX_UID, 0)
     linux.drop_capabilities()
     apply_limits(limits)
+    landlock.restrict_writes(WRITABLE)
     if seccomp.supported():
         seccomp.install()
     linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
     os.chdir("/mnt/data")
+
+
+def _read(path: str) -> str:
+    with open(path) as file:
+        return file.read().strip()
+
+
+def _writes_confined() -> bool:
+    try:
+        linux.write_file("/proc/self/oom_score_adj", "1000")
+    except PermissionError:
+        return True
+    return False
 
 
 def proc_status() -> dict[str, str]:
@@ -150,6 +175,8 @@ def applied_layers() -> dict[str, bool]:
         "no capabilities": int(status["CapEff"], 16) == 0 and int(status["CapBnd"], 16) == 0,
         "no_new_privs": status["NoNewPrivs"] == "1",
         "seccomp filter": status["Seccomp"] == "2",
+        "writes only to /mnt/data, /tmp and /dev (landlock)": _writes_confined(),
+        "oom_score_adj 1000": _read("/proc/self/oom_score_adj") == "1000",
         "resource limits": True,
     }
 

@@ -61,20 +61,33 @@ def restrict(read_only: list[str], read_write: list[str]) -> dict[str, bool]:
     if abi >= 6:
         attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
     size = 8 if abi < 4 else 16 if abi < 6 else 24
+    writable = handled & ~(MAKE_CHAR | MAKE_BLOCK)
+    _enforce(attr, size, [(read_only, READ_ONLY & handled), (read_write, writable)])
+    return {"files": True, "tcp": abi >= 4, "signals and abstract sockets": abi >= 6}
+
+
+def restrict_writes(writable: list[str]) -> bool:
+    """Open files for writing only beneath `writable`, nothing else restricted (a session's
+    own /proc, for one, becomes read-only to it). False where the kernel has no Landlock."""
+    if abi_version() < 1:
+        return False
+    _enforce(_Ruleset(WRITE_FILE, 0, 0), 8, [(writable, WRITE_FILE)])
+    return True
+
+
+def _enforce(attr: _Ruleset, size: int, rules: list[tuple[list[str], int]]) -> None:
     ruleset = _libc.syscall(CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0)
     if ruleset < 0:
         raise OSError(ctypes.get_errno(), "landlock_create_ruleset")
     try:
-        writable = handled & ~(MAKE_CHAR | MAKE_BLOCK)
-        for paths, rights in ((read_only, READ_ONLY), (read_write, writable)):
+        for paths, rights in rules:
             for path in paths:
-                _allow(ruleset, path, rights & handled)
+                _allow(ruleset, path, rights)
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
         if _libc.syscall(RESTRICT_SELF, ruleset, 0) != 0:
             raise OSError(ctypes.get_errno(), "landlock_restrict_self")
     finally:
         os.close(ruleset)
-    return {"files": True, "tcp": abi >= 4, "signals and abstract sockets": abi >= 6}
 
 
 def _allow(ruleset: int, path: str, rights: int) -> None:

@@ -60,6 +60,11 @@ class Pool:
             self._ready.popleft().close()
         await asyncio.to_thread(self.sandbox.stop)
 
+    @property
+    def max_sessions(self) -> int:
+        """The configured cap, or fewer where the host's memory needs it (see resources)."""
+        return self.sandbox.resources.max_sessions
+
     # --- kernels -------------------------------------------------------------------------
 
     def _allocate_uid(self) -> int:
@@ -99,7 +104,7 @@ class Pool:
         pending = self._pending.get(identifier)
         if pending is not None:
             return await asyncio.shield(pending)
-        if len(self.sessions) + len(self._pending) >= self.settings.max_sessions:
+        if len(self.sessions) + len(self._pending) >= self.max_sessions:
             raise SessionLimitError(self._retry_after())
         future = asyncio.get_running_loop().create_future()
         self._pending[identifier] = future
@@ -145,6 +150,7 @@ class Pool:
         period = min(1.0, self.settings.cooldown_seconds / 4)
         while True:
             await asyncio.sleep(period)
+            self.sandbox.sweep()
             now = time.time()
             for session in list(self.sessions.values()):
                 if not session.busy and self.expires_at(session) <= now:
@@ -163,6 +169,7 @@ class Pool:
                 outcome = await self._run(session, code, timeout, max_output)
             finally:
                 session.last_used = time.time()
+            outcome.stderr += self._memory_note(session)
             if session.interrupted == session.calls and not outcome.succeeded:
                 outcome.stderr += INTERRUPTED  # a stop, not an error (a finished run stays so)
             return outcome
@@ -193,8 +200,7 @@ class Pool:
             outcome = outcome_from(reply.result())
         except (EOFError, asyncio.IncompleteReadError, ConnectionError, ValueError, TypeError):
             reason = await asyncio.to_thread(session.kernel.exit_reason)
-            reason = reason or "it stopped answering"
-            return await self._replace(session, f"its interpreter ended ({reason})", started)
+            return await self._replace(session, self._why_ended(session, reason), started)
         if timed_out:
             outcome.succeeded = False
             outcome.stderr += (
@@ -216,6 +222,27 @@ class Pool:
         if reply.get("stopped"):
             return "; the processes it started were stopped.\n"
         return ".\n"
+
+    def _out_of_memory(self) -> str:
+        return (
+            f"the session ran out of memory ({self.settings.memory_mb} MiB in all, its files in "
+            "/tmp, /dev/shm and /mnt/data included)"
+        )
+
+    def _why_ended(self, session: Session, reason: str) -> str:
+        if session.kernel.oom_kills() > session.oom_kills:
+            session.oom_kills = session.kernel.oom_kills()
+            return f"its interpreter was killed: {self._out_of_memory()}"
+        return f"its interpreter ended ({reason or 'it stopped answering'})"
+
+    def _memory_note(self, session: Session) -> str:
+        """Processes of a session that the kernel killed for memory while its interpreter
+        lived on (a subprocess, a forked worker): said once, after the call."""
+        kills = session.kernel.oom_kills()
+        if kills <= session.oom_kills:
+            return ""
+        killed, session.oom_kills = kills - session.oom_kills, kills
+        return f"{NOTE} {killed} of its processes were killed: {self._out_of_memory()}.\n"
 
     async def _replace(self, session: Session, reason: str, started: float) -> Outcome:
         if session.closed:  # deleted or expired while the call ran: nothing to replace
@@ -240,6 +267,7 @@ class Pool:
         kernel.channel.setblocking(False)
         session.reader, session.writer = await asyncio.open_unix_connection(sock=kernel.channel)
         session.kernel = kernel
+        session.oom_kills = 0
         elapsed = round((time.perf_counter() - started) * 1000)
         return Outcome(False, stderr=note, duration_ms=elapsed)
 

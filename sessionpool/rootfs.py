@@ -18,6 +18,8 @@ ETC_PASSWD = (
 )
 ETC_GROUP = f"root:x:0:\nuser:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
 ETC_HOSTS = f"127.0.0.1 localhost {HOSTNAME}\n::1 localhost\n"
+# Inodes per MiB of a session's tmpfs: each costs kernel memory (~1 KiB) that the size misses.
+INODES_PER_MB = 64
 
 
 @dataclass
@@ -81,8 +83,8 @@ def build_root(layout: Layout, limits: Limits, owner: int | None) -> None:
     for path in ("/proc", "/tmp", "/mnt/data", "/etc"):
         os.makedirs(root + path)
     # The writable mounts come before the binds, so a Python under /tmp is bound on top.
-    linux.mount("tmpfs", root + "/tmp", "tmpfs", flags, f"size={limits.tmp_mb}m,mode=1777")
-    data = f"size={limits.disk_mb}m,nr_inodes=65536,mode=0700"
+    linux.mount("tmpfs", root + "/tmp", "tmpfs", flags, _tmpfs(limits.tmp_mb, "1777"))
+    data = _tmpfs(limits.disk_mb, "0700")
     if owner is not None:
         data += f",uid={owner},gid={owner}"
     linux.mount("tmpfs", root + "/mnt/data", "tmpfs", flags, data)
@@ -98,6 +100,10 @@ def build_root(layout: Layout, limits: Limits, owner: int | None) -> None:
     for fd in (*sources.values(), *devices.values()):
         os.close(fd)
     linux.mount(None, root, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | flags)
+
+
+def _tmpfs(size_mb: int, mode: str) -> str:
+    return f"size={size_mb}m,nr_inodes={size_mb * INODES_PER_MB},mode={mode}"
 
 
 def _bind_read_only(source: str, target: str) -> None:
@@ -119,6 +125,6 @@ def _build_dev(root: str, devices: dict[str, int], limits: Limits) -> None:
     os.symlink("/proc/self/fd/2", f"{dev}/stderr")
     os.makedirs(f"{dev}/shm")
     shm_flags = linux.MS_NOSUID | linux.MS_NODEV
-    linux.mount("tmpfs", f"{dev}/shm", "tmpfs", shm_flags, f"size={limits.tmp_mb}m,mode=1777")
+    linux.mount("tmpfs", f"{dev}/shm", "tmpfs", shm_flags, _tmpfs(limits.tmp_mb, "1777"))
     remount = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | linux.MS_NOSUID
     linux.mount(None, dev, None, remount | linux.MS_NOEXEC)

@@ -16,7 +16,8 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sessionpool import jail, protocol, rootfs
+from sessionpool import jail, protocol, resources, rootfs
+from sessionpool.cgroups import CgroupError, Cgroups, Group
 from sessionpool.settings import PoolSettings
 
 log = logging.getLogger("sessionpool")
@@ -31,18 +32,12 @@ TIERS = {
     "landlock": ("landlock",),
     "none": ("none",),
 }
-NO_CGROUPS = (
-    "cgroups: not used; memory, processes and CPU are limited per process (rlimits), "
-    "not per session, and CPU is shared without quotas"
-)
 MISSING_LAYERS = {
-    "namespaces": [NO_CGROUPS],
     "landlock": [
         "namespaces: not available; sessions share the host's process list, network stack "
         "and /proc (unreadable under Landlock), and work in a folder of their own instead of "
         "/mnt/data",
         "disk quota: not enforced; only the size of each file is limited",
-        NO_CGROUPS,
     ],
     "none": ["no isolation: code runs as the pool's user with the host's files and network"],
 }
@@ -60,6 +55,8 @@ class KernelProcess:
     handles: jail.Handles
     host_uid: int
     workdir: str | None = None
+    group: Group | None = None
+    cgroups: Cgroups | None = None
 
     def interrupt(self) -> bool:
         return _signal(self.handles.kernel_pidfd, signal.SIGINT)
@@ -80,6 +77,10 @@ class KernelProcess:
         except OSError:
             return ""
 
+    def oom_kills(self) -> int:
+        """How many of its processes the kernel killed for want of memory (0 without cgroups)."""
+        return self.cgroups.oom_kills(self.group) if self.group else 0
+
     def close(self) -> None:
         self.kill()
         self.channel.close()
@@ -88,6 +89,8 @@ class KernelProcess:
                 os.close(fd)
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.group:
+            self.cgroups.release(self.group)
 
 
 def _signal(pidfd: int, signum: int) -> bool:
@@ -106,7 +109,8 @@ class Sandbox:
         self.isolation = ""
         self.layers: dict[str, bool] = {}
         self.info: dict = {}
-        self._runtime = Path(tempfile.mkdtemp(prefix="sessionpool-"))
+        self.resources = resources.Resources(None, settings.max_sessions)
+        self._runtime: Path | None = None
         self._control: socket.socket | None = None
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
@@ -114,17 +118,28 @@ class Sandbox:
         self.first_uid = settings.sandbox_uid_base + secrets.randbelow(UID_SPREAD)
 
     def start(self) -> None:
-        """Start the fork server, then pick the strongest isolation that really works."""
-        self._start_fork_server()
+        """Take cgroups, start the fork server in them, then pick the strongest isolation
+        that really works. A start that fails leaves nothing behind."""
+        try:
+            self._runtime = Path(tempfile.mkdtemp(prefix="sessionpool-"))
+            try:
+                self.resources = resources.take(self.settings)
+                self._start_fork_server()
+                self.isolation, self.layers = self._pick_tier()
+                resources.fit(self.resources, self.settings, self.isolation)
+            except ValueError as error:
+                raise SandboxError(str(error)) from error
+        except BaseException:
+            self.stop()
+            raise
+        self._log_layers()
+
+    def _pick_tier(self) -> tuple[str, dict[str, bool]]:
         for tier in TIERS[self.settings.isolation]:
             try:
-                self.layers = self._probe(tier)
+                return tier, self._probe(tier)
             except SandboxError as error:
                 log.warning("isolation %s is not available here: %s", tier, error)
-                continue
-            self.isolation = tier
-            self._log_layers()
-            return
         raise SandboxError(
             "no isolation is available on this host (see the warnings above); set "
             "SESSION_POOL_ISOLATION=none to run code without any isolation, at your own risk"
@@ -133,7 +148,7 @@ class Sandbox:
     def _start_fork_server(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         limits = rootfs.Limits(
-            memory_mb=self.settings.memory_mb,
+            memory_mb=self.resources.process_memory_mb(self.settings.memory_mb),
             disk_mb=self.settings.disk_mb,
             tmp_mb=self.settings.tmp_mb,
             max_processes=self.settings.max_processes,
@@ -205,6 +220,10 @@ class Sandbox:
                 log.warning("isolation layer missing: %s", layer)
         for missing in MISSING_LAYERS.get(self.isolation, []):
             log.warning("isolation layer missing: %s", missing)
+        for bound in self.resources.bounded:
+            log.info("bounded: %s", bound)
+        for gap in self.resources.unbounded:
+            log.warning("not bounded: %s", gap)
 
     def spawn(self, host_uid: int) -> KernelProcess:
         """Fork a new isolated kernel; blocks for the ~20 ms it takes, so call it in a thread."""
@@ -212,6 +231,25 @@ class Sandbox:
         return kernel
 
     def _spawn(self, tier: str, host_uid: int) -> tuple[KernelProcess, dict]:
+        groups, group = self.resources.cgroups, None
+        if groups is not None:
+            # The init (or supervisor) counts as a task too.
+            try:
+                group = groups.create(self.settings.memory_mb, self.settings.max_processes + 2)
+            except CgroupError as error:
+                raise SandboxError(str(error)) from error
+        try:
+            kernel, layers = self._start_kernel(tier, host_uid, group)
+        except BaseException:
+            if group:
+                groups.release(group)
+            raise
+        kernel.group, kernel.cgroups = group, groups
+        return kernel, layers
+
+    def _start_kernel(
+        self, tier: str, host_uid: int, group: Group | None
+    ) -> tuple[KernelProcess, dict]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         workdir = None
         if tier != "namespaces":
@@ -220,7 +258,13 @@ class Sandbox:
                 # The session's own uid must pass through to its folders (which it owns).
                 os.chmod(self._runtime, 0o711)
                 os.chmod(workdir, 0o711)
-        request = {"op": "spawn", "isolation": tier, "host_uid": host_uid, "workdir": workdir}
+        request = {
+            "op": "spawn",
+            "isolation": tier,
+            "host_uid": host_uid,
+            "workdir": workdir,
+            "cgroups": group.procs if group else [],
+        }
         try:
             with self._lock:
                 if self._control is None:
@@ -242,6 +286,11 @@ class Sandbox:
         kernel = KernelProcess(ours, jail.Handles(*fds), host_uid, workdir)
         return kernel, hello["layers"]
 
+    def sweep(self) -> None:
+        """Remove the cgroups of sessions whose processes have exited since they closed."""
+        if self.resources.cgroups is not None:
+            self.resources.cgroups.sweep()
+
     def stop(self) -> None:
         with self._lock:
             if self._control is not None:
@@ -253,7 +302,10 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-        shutil.rmtree(self._runtime, ignore_errors=True)
+        if self.resources.cgroups is not None:
+            self.resources.cgroups.close()
+        if self._runtime is not None:
+            shutil.rmtree(self._runtime, ignore_errors=True)
 
 
 def _check_interpreter_readable() -> None:

@@ -48,6 +48,7 @@ class Session:
         self.closed = False
         self.calls = 0
         self.interrupted = 0  # the number of the last call interrupted on request
+        self.oom_kills = 0  # of its kernel's cgroup, as last reported
 
     @property
     def busy(self) -> bool:

@@ -26,6 +26,7 @@ class PoolSettings(BaseSettings):
     max_code_bytes: int = Field(1_048_576, ge=1)
     max_upload_mb: int = Field(128, ge=1)
     memory_mb: int = Field(1024, ge=64)
+    total_memory_mb: int = Field(0, ge=0)
     disk_mb: int = Field(1024, ge=1)
     tmp_mb: int = Field(128, ge=1)
     max_processes: int = Field(64, ge=4)

@@ -114,8 +114,10 @@ def _spawn(request: dict, session_fd: int, layout: rootfs.Layout, limits: rootfs
     if pid:
         return pid
     try:
+        jail.join(request["cgroups"])
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        os.dup2(session_fd, jail.SESSION_FD, inheritable=False)
+        if session_fd != jail.SESSION_FD:
+            os.dup2(session_fd, jail.SESSION_FD, inheritable=False)
         os.closerange(jail.SESSION_FD + 1, os.sysconf("SC_OPEN_MAX"))
         channel = socket.socket(fileno=jail.SESSION_FD)
         isolation, uid = request["isolation"], request["host_uid"]

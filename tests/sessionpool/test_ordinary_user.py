@@ -3,6 +3,7 @@
 import os
 import signal
 
+import httpx
 import pytest
 
 from tests.sessionpool.conftest import (
@@ -59,3 +60,14 @@ def test_shutdown_under_an_ordinary_user_leaves_nothing():
         pytest.skip("needs root to become another user")
     with pool_with_readable_python(as_user=NOBODY, ready_sessions=1) as pool:
         assert stop_pool_with_daemons(pool, sessions=1, signum=signal.SIGTERM) == []
+
+
+def test_without_cgroups_the_pool_says_so_and_fits_its_tmpfs_in_memory(user_pool):
+    health = httpx.get(f"{user_pool.pool.endpoint}/healthz").json()
+    if any("cgroup" in line for line in health["bounded"]):
+        pytest.skip("this host delegates cgroups to an ordinary user")
+    assert any("no cgroups" in line for line in health["notBounded"]), health
+    with open("/proc/meminfo") as meminfo:
+        total = int(meminfo.readline().split()[1]) * 1024
+    per_session = (1024 + 2 * 128) * 1024 * 1024  # /mnt/data, /tmp, /dev/shm at the defaults
+    assert health["maxSessions"] * per_session <= total * 3 // 4
