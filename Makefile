@@ -52,6 +52,7 @@ pool: install
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/deptry .
 
 tools: $(INFRA_TOOLS)
 

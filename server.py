@@ -21,6 +21,7 @@ from llms import install_model_error_handler
 from security.guards import build_guards, install_security_middleware, run_slot
 from security.signin import SignedInOnly, install_signin
 from settings import Settings
+from telemetry import install_telemetry
 from wiring import build_services
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
@@ -33,7 +34,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The ASGI app: parts built here, the pool and the store opened in the lifespan."""
     settings = settings or Settings()
     guards = build_guards(settings)  # fails the start when AUTH_MODE lacks its credentials
-    _configure_telemetry(settings)
     svc = build_services(settings)
 
     @asynccontextmanager
@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Code-interpreter agent", lifespan=lifespan)
     app.state.services = svc
     app.state.guards = guards
+    install_telemetry(app, settings)
     install_security_middleware(
         app,
         settings,
@@ -110,12 +111,6 @@ def _secret_values(settings: Settings) -> list[str]:
     """Every secret setting's value, so that none of them ever reaches a log line."""
     values = (getattr(settings, name) for name in type(settings).model_fields)
     return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
-
-
-def _configure_telemetry(settings: Settings) -> None:
-    from telemetry import configure_telemetry
-
-    configure_telemetry(settings)
 
 
 app = create_app()

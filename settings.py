@@ -72,7 +72,10 @@ class Settings(BaseSettings):
     # Comma-separated origins allowed to call the API from other pages; empty: same origin only.
     cors_allow_origins: Annotated[list[str], NoDecode] = []
 
+    # Azure Monitor: requests, outgoing calls and LangChain runs (see telemetry.py).
     applicationinsights_connection_string: SecretStr | None = None
+    # Record prompts, answers, code and tool output in the telemetry too.
+    telemetry_capture_content: bool = False
 
     # LangSmith tracing, under LangSmith's own names (exported for the SDK when set in .env).
     langsmith_tracing: bool = False
