@@ -2,12 +2,16 @@
 
 import argparse
 import logging
+import os
+import signal
 import sys
 
 import uvicorn
 from pydantic import ValidationError
 
+from sessionpool import linux
 from sessionpool.app import create_pool_app
+from sessionpool.pool import Pool
 from sessionpool.settings import PoolSettings
 
 
@@ -15,7 +19,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sessionpool", description=__doc__)
     parser.add_argument("--host", help="address to listen on (SESSION_POOL_HOST)")
     parser.add_argument("--port", type=int, help="port to listen on (SESSION_POOL_PORT)")
+    parser.add_argument(
+        "--parent-pid", type=int, help="stop when this process (the one starting the pool) ends"
+    )
     args = parser.parse_args(argv)
+    if args.parent_pid is not None:
+        # The kernel's parent-death signal, set here rather than by the parent between fork
+        # and exec (preexec_fn), which is unsafe in a process with threads.
+        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != args.parent_pid:
+            return 0  # it ended before the signal was set
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     try:
         settings = PoolSettings(**overrides)
@@ -38,8 +51,29 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     app = create_pool_app(settings, on_ready=announce)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        # What still runs once the calls are ended (an upload, a download) gets this long.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
+    PoolServer(config, app.state.pool).run()
     return 0
+
+
+class PoolServer(uvicorn.Server):
+    """uvicorn, ending the sessions' running calls as soon as it is told to stop: each then
+    answers that the pool stopped, instead of being cut when the grace runs out."""
+
+    def __init__(self, config: uvicorn.Config, pool: Pool) -> None:
+        super().__init__(config)
+        self.pool = pool
+
+    async def shutdown(self, sockets=None) -> None:
+        self.pool.stop_calls()
+        await super().shutdown(sockets)
 
 
 if __name__ == "__main__":

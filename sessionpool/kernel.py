@@ -122,6 +122,7 @@ class Kernel:
                 reply = self.execute(request["code"], request.get("max_output", 4096))
             if os.getpid() != self.pid:
                 os._exit(0)  # a child forked by user code fell back into the loop
+            reply["id"] = request.get("id")  # the pool accepts only the answer to its request
             protocol.send(self.sock, reply)
 
     def execute(self, code: str, max_output: int) -> dict:

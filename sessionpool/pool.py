@@ -9,7 +9,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime
 
-from sessionpool import files, protocol
+from sessionpool import files
 from sessionpool.sandbox import UID_SPREAD, KernelProcess, Sandbox, SandboxError
 from sessionpool.session import Outcome, Session, outcome_from
 from sessionpool.settings import PoolSettings
@@ -17,6 +17,8 @@ from sessionpool.settings import PoolSettings
 log = logging.getLogger("sessionpool")
 
 NOTE = "[session pool]"
+REPLY_LIMIT = 64 * 1024 * 1024
+SMALL_REPLY = 4096
 INTERRUPTED = f"{NOTE} Interrupted on request; the session's variables are kept.\n"
 
 
@@ -41,6 +43,7 @@ class Pool:
         self._tasks: list[asyncio.Task] = []
         self._refill = asyncio.Event()
         self._interrupts: set[asyncio.Task] = set()
+        self.stopping = False
 
     async def start(self) -> None:
         await asyncio.to_thread(self.sandbox.start)
@@ -121,10 +124,7 @@ class Pool:
         return session
 
     async def _open(self, identifier: str) -> Session:
-        kernel = await self._take_kernel()
-        kernel.channel.setblocking(False)
-        streams = await asyncio.open_unix_connection(sock=kernel.channel)
-        return Session(identifier, kernel, streams, time.time())
+        return Session(identifier, await self._take_kernel(), time.time())
 
     def _retry_after(self) -> int:
         idle = [s.last_used for s in self.sessions.values() if not s.busy]
@@ -175,30 +175,35 @@ class Pool:
             return outcome
 
     async def _run(self, session: Session, code: str, timeout: float, max_output: int) -> Outcome:
+        """Send the code and wait for its reply, both within `timeout` (plus the grace an
+        interrupt gets); a kernel that misses it, or answers what it was not asked, is
+        replaced."""
         started = time.perf_counter()
+        request = {"op": "execute", "code": code, "max_output": max_output}
+        exchange = session.channel.call(request, REPLY_LIMIT)
         try:
-            await session.send(code, max_output)
-        except (ConnectionError, OSError):
-            return await self._replace(session, "its interpreter had ended", started)
-        reply = asyncio.ensure_future(session.receive())
-        done, _ = await asyncio.wait({reply}, timeout=timeout)
-        timed_out = not done
-        if timed_out:
-            session.kernel.interrupt()
-            done, _ = await asyncio.wait({reply}, timeout=self.settings.interrupt_grace_seconds)
-        if not done:
-            reply.cancel()
-            session.kernel.kill()
-            reason = (
-                f"the code ran past its {timeout:g} s timeout and did not stop within "
-                f"{self.settings.interrupt_grace_seconds:g} s of the interrupt"
-            )
-            return await self._replace(session, reason, started)
+            done, _ = await asyncio.wait({exchange}, timeout=timeout)
+            timed_out = not done
+            if timed_out and session.channel.delivered:
+                session.kernel.interrupt()
+                grace = self.settings.interrupt_grace_seconds
+                done, _ = await asyncio.wait({exchange}, timeout=grace)
+        except asyncio.CancelledError:
+            exchange.cancel()
+            session.kernel.kill()  # mid-exchange: the next call starts a new kernel
+            raise
         if session.closed:
-            return _deleted()
+            return self._gone()
+        if not done:
+            exchange.cancel()
+            session.kernel.kill()
+            return await self._replace(session, self._overran(session, timeout), started)
         try:
-            outcome = outcome_from(reply.result())
-        except (EOFError, asyncio.IncompleteReadError, ConnectionError, ValueError, TypeError):
+            outcome = outcome_from(exchange.result())
+        except ValueError as error:  # a ProtocolError, or fields the pool cannot use
+            session.kernel.kill()
+            return await self._replace(session, f"it sent the pool {error}", started)
+        except (EOFError, OSError):
             reason = await asyncio.to_thread(session.kernel.exit_reason)
             return await self._replace(session, self._why_ended(session, reason), started)
         if timed_out:
@@ -210,16 +215,23 @@ class Pool:
             outcome.stderr += await self._stop_processes(session)
         return outcome
 
+    def _overran(self, session: Session, timeout: float) -> str:
+        if not session.channel.delivered:
+            return f"it did not take the code within the {timeout:g} s timeout"
+        return (
+            f"the code ran past its {timeout:g} s timeout and did not stop within "
+            f"{self.settings.interrupt_grace_seconds:g} s of the interrupt"
+        )
+
     async def _stop_processes(self, session: Session) -> str:
         """After a timeout, end what the code left running (a fork bomb, a busy daemon)."""
-        session.writer.write(protocol.encode({"op": "stop_processes"}))
+        exchange = session.channel.call({"op": "stop_processes"}, SMALL_REPLY)
         try:
-            await session.writer.drain()
-            reply = await asyncio.wait_for(session.receive(), self.settings.interrupt_grace_seconds)
-        except (OSError, EOFError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+            reply = await asyncio.wait_for(exchange, self.settings.interrupt_grace_seconds)
+        except (TimeoutError, ValueError, EOFError, OSError):
             session.kernel.kill()  # the channel may be mid-frame: the next call restarts it
             return ".\n"
-        if reply.get("stopped"):
+        if reply.get("stopped") is True:
             return "; the processes it started were stopped.\n"
         return ".\n"
 
@@ -246,8 +258,7 @@ class Pool:
 
     async def _replace(self, session: Session, reason: str, started: float) -> Outcome:
         if session.closed:  # deleted or expired while the call ran: nothing to replace
-            return _deleted()
-        old = session.kernel
+            return self._gone()
         note = (
             f"{NOTE} The session was restarted: {_hint(reason)}. Its variables and imports are "
             "lost; its files in /mnt/data were kept.\n"
@@ -257,19 +268,21 @@ class Pool:
         except SandboxError as error:
             self._discard(session)
             return Outcome(False, stderr=f"{note}{NOTE} No new session could start: {error}\n")
-        owner = kernel.host_uid if os.geteuid() == 0 else None
-        await asyncio.to_thread(files.copy_all, old.handles.data_fd, kernel.handles.data_fd, owner)
-        if session.closed:  # deleted while the replacement started
-            kernel.close()
-            return _deleted()
-        session.writer.close()
-        old.close()
-        kernel.channel.setblocking(False)
-        session.reader, session.writer = await asyncio.open_unix_connection(sock=kernel.channel)
-        session.kernel = kernel
-        session.oom_kills = 0
+        if not await self._swap(session, kernel):
+            return self._gone()
         elapsed = round((time.perf_counter() - started) * 1000)
         return Outcome(False, stderr=note, duration_ms=elapsed)
+
+    async def _swap(self, session: Session, kernel: KernelProcess) -> bool:
+        """Give the session `kernel` (with its files); False if it was deleted meanwhile."""
+        owner = kernel.host_uid if os.geteuid() == 0 else None
+        old = session.kernel.handles.data_fd
+        await asyncio.to_thread(files.copy_all, old, kernel.handles.data_fd, owner)
+        if session.closed:  # deleted while the replacement started
+            kernel.close()
+            return False
+        session.attach(kernel)
+        return True
 
     async def interrupt(self, identifier: str) -> bool:
         """Interrupt the running call, like a kernel interrupt; False if none runs."""
@@ -293,6 +306,19 @@ class Pool:
                 return
             session.kernel.interrupt()
 
+    def stop_calls(self) -> None:
+        """The pool is told to stop: end every running call now, so each answers (saying so)
+        rather than being cut off when the shutdown grace runs out."""
+        self.stopping = True
+        for session in list(self.sessions.values()):
+            if session.busy:
+                self._discard(session)
+
+    def _gone(self) -> Outcome:
+        if self.stopping:
+            return Outcome(False, stderr=f"{NOTE} The pool stopped during this call.\n")
+        return Outcome(False, stderr=f"{NOTE} The session was deleted during this call.\n")
+
     def counts(self) -> dict[str, int]:
         busy = sum(1 for s in self.sessions.values() if s.busy)
         return {"live": len(self.sessions), "busy": busy, "ready": len(self._ready)}
@@ -300,10 +326,6 @@ class Pool:
     @staticmethod
     def timestamp(seconds: float) -> str:
         return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _deleted() -> Outcome:
-    return Outcome(False, stderr=f"{NOTE} The session was deleted during this call.\n")
 
 
 def _hint(reason: str) -> str:

@@ -88,7 +88,8 @@ class KernelProcess:
             with contextlib.suppress(OSError):
                 os.close(fd)
         if self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            # A folder of many files takes a while: never on the caller's (the event loop's) time.
+            threading.Thread(target=shutil.rmtree, args=(self.workdir, True), daemon=True).start()
         if self.group:
             self.cgroups.release(self.group)
 
@@ -196,6 +197,7 @@ class Sandbox:
         # Preloaded modules work even when the installation is unreadable; later imports not.
         binds = self.info["binds"]
         code = f"import os\n[p for p in {binds!r} if not os.access(p, os.R_OK | os.X_OK)]"
+        kernel.channel.settimeout(HELLO_TIMEOUT)
         try:
             protocol.send(kernel.channel, {"op": "execute", "code": code, "max_output": 4096})
             reply, _ = protocol.recv(kernel.channel)

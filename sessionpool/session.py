@@ -1,15 +1,13 @@
 """One session as the pool holds it: its kernel's channel, its calls' outcomes."""
 
 import asyncio
-import json
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from sessionpool import protocol
+from sessionpool.channel import Channel
 from sessionpool.sandbox import KernelProcess
 
-MAX_REPLY = 64 * 1024 * 1024
 KEPT_EXECUTIONS = 50
 
 
@@ -36,10 +34,10 @@ class Execution:
 class Session:
     """One identifier's interpreter. Calls run one at a time, under `lock`."""
 
-    def __init__(self, identifier: str, kernel: KernelProcess, streams, now: float) -> None:
+    def __init__(self, identifier: str, kernel: KernelProcess, now: float) -> None:
         self.identifier = identifier
         self.kernel = kernel
-        self.reader, self.writer = streams
+        self.channel = Channel(kernel.channel)
         self.created = now
         self.last_used = now
         self.etag = uuid.uuid4().hex
@@ -59,21 +57,17 @@ class Session:
         while len(self.executions) > KEPT_EXECUTIONS:
             self.executions.popitem(last=False)
 
-    async def send(self, code: str, max_output: int) -> None:
-        request = {"op": "execute", "code": code, "max_output": max_output}
-        self.writer.write(protocol.encode(request))
-        await self.writer.drain()
-
-    async def receive(self) -> dict:
-        header = await self.reader.readexactly(protocol.HEADER.size)
-        length = protocol.decode_length(header)
-        if length > MAX_REPLY:
-            raise ValueError(f"reply of {length} bytes")
-        return json.loads(await self.reader.readexactly(length))
+    def attach(self, kernel: KernelProcess) -> None:
+        """Carry on with a new kernel (a replacement); the old one is closed."""
+        old = self.kernel
+        self.channel.close()
+        old.close()
+        self.kernel, self.channel = kernel, Channel(kernel.channel)
+        self.oom_kills = 0
 
     def close(self) -> None:
         self.closed = True
-        self.writer.close()
+        self.channel.close()
         self.kernel.close()
 
 

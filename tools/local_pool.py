@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import secrets
@@ -23,13 +22,6 @@ START_TIMEOUT = 60.0
 POOL_PREFIX = "SESSION_POOL_"
 BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")
 MAX_RESTART_DELAY = 5.0
-PR_SET_PDEATHSIG = 1
-
-
-def _exit_with_parent() -> None:
-    # A service killed outright (SIGKILL) runs no shutdown; the kernel then stops its pool.
-    # The signal follows the spawning thread, which is the event loop's, alive as long as we are.
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -94,13 +86,16 @@ class LocalSessionPool(SessionPool):
         # Only what the pool reads: the service's own secrets stay out of its environment.
         env = {k: v for k, v in os.environ.items() if k in BASE_ENV or k.startswith(POOL_PREFIX)}
         env["SESSION_POOL_API_KEY"] = self._key
+        # A service killed outright (SIGKILL) runs no shutdown: the pool then stops itself
+        # (--parent-pid). The signal follows the spawning thread, the event loop's, alive as
+        # long as the service is.
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable,
             *("-m", "sessionpool", "--host", "127.0.0.1", "--port", str(self.port)),
+            *("--parent-pid", str(os.getpid())),
             cwd=ROOT,
             env=env,
             start_new_session=True,
-            preexec_fn=_exit_with_parent,
         )
         await self._wait_healthy()
         self.epoch = uuid.uuid4().hex

@@ -1,0 +1,156 @@
+"""Code can write to its interpreter's channel to the pool (descriptor 3): it can neither forge
+an answer the pool keeps nor wedge the pool, and a broken session leaves nothing behind."""
+
+import os
+import signal
+import textwrap
+import threading
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import start_session_pool
+from tests.sessionpool.conftest import GEN2, PoolClient, new_id
+
+RESTARTED = "The session was restarted: it sent the pool"
+WRITE_FRAME = """
+import json, os, struct
+def write_frame(body: bytes) -> None:
+    os.write(3, struct.pack("!I", len(body)) + body)
+"""
+# The request the kernel is answering, found in its own frames: what a forger would copy.
+FIND_REQUEST = """
+import sys
+def current_request() -> dict:
+    frame = sys._getframe()
+    while frame is not None:
+        for value in frame.f_locals.values():
+            if isinstance(value, dict) and value.get("op") == "execute" and "id" in value:
+                return value
+        frame = frame.f_back
+    raise LookupError("no request in the kernel's frames")
+"""
+
+
+@pytest.fixture(scope="module")
+def neighbour(client):
+    identifier = new_id()
+    client.run("alive = 'yes'", identifier)
+    return identifier
+
+
+def assert_neighbour_answers(client: PoolClient, neighbour: str) -> None:
+    """Within a second, by the pool's own deadline, and with its state."""
+    assert client.value("alive", neighbour, timeout=1) == "'yes'"
+
+
+@pytest.mark.parametrize(
+    ("frame", "why"),
+    [
+        (b'{"status": "ok", "stdout": "forged", "result": 1}', "had not been asked for"),
+        (b'{"status": "ok", "stdout": NaN}', "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        (b'{"a":' * 40 + b"1" + b"}" * 40, "nested more than 32 levels"),
+        (b"\xff\xfe not even text", "not JSON"),
+        (b'["a list"]', "not a JSON object"),
+    ],
+)
+def test_a_forged_or_malformed_reply_ends_the_session(client, neighbour, frame, why):
+    identifier = new_id()
+    client.run("open('/mnt/data/kept.txt', 'w').write('kept')\nlost = 1", identifier)
+    properties = client.run(WRITE_FRAME + f"write_frame({frame!r})\n'real'", identifier)
+    assert properties["status"] == "Failure"
+    assert RESTARTED in properties["stderr"] and why in properties["stderr"], properties
+    assert "forged" not in properties["stdout"]
+    assert client.value("'lost' in globals()", identifier) == "False"
+    assert client.value("open('/mnt/data/kept.txt').read()", identifier) == "'kept'"
+    assert_neighbour_answers(client, neighbour)
+
+
+def test_a_reply_forged_with_the_right_number_leaves_the_real_one_unasked(client, neighbour):
+    identifier = new_id()
+    forge = (
+        WRITE_FRAME
+        + FIND_REQUEST
+        + textwrap.dedent(
+            """
+            answer = {"id": current_request()["id"], "status": "ok", "stdout": "forged\\n"}
+            write_frame(json.dumps(answer).encode())
+            'real'
+            """
+        )
+    )
+    # The forger controls its own call's answer, as it could by printing; what it cannot do
+    # is make the real answer, which then arrives unasked, pass for the next call's.
+    assert client.run(forge, identifier)["stdout"] == "forged\n"
+    properties = client.run("1 + 1", identifier)
+    assert properties["status"] == "Failure"
+    assert "an answer it had not been asked for" in properties["stderr"], properties
+    assert client.value("1 + 1", identifier) == 2
+    assert_neighbour_answers(client, neighbour)
+
+
+def test_forged_frames_cannot_wedge_the_pool():
+    """The issue's case: a forged answer, SIGINT ignored and the kernel busy, then a large
+    call, then DELETE; the pool still answers 60 new connections and stops on SIGTERM."""
+    with start_session_pool(ready_sessions=1, interrupt_grace_seconds=1) as pool:
+        client = PoolClient(pool)
+        with client.http:
+            neighbour = new_id()
+            client.run("alive = 'yes'", neighbour)
+            identifier = new_id()
+            wedge = (
+                WRITE_FRAME
+                + FIND_REQUEST
+                + textwrap.dedent(
+                    """
+                    import signal, threading
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    answer = {"id": current_request()["id"], "status": "ok", "stdout": "ok\\n"}
+                    write_frame(json.dumps(answer).encode())
+                    while True:
+                        pass
+                    """
+                )
+            )
+            assert client.run(wedge, identifier)["stdout"] == "ok\n"
+            large = "x = 1\n" + "#" * 900_000
+            properties = client.run(large, identifier, timeout=2)
+            assert properties["status"] == "Failure"
+            assert "did not take the code within the 2 s timeout" in properties["stderr"]
+            params = {"identifier": identifier, "api-version": GEN2}
+            assert client.http.delete("session", params=params).status_code == 204
+            assert_neighbour_answers(client, neighbour)
+        for _ in range(60):
+            with httpx.Client(base_url=pool.endpoint, timeout=10) as fresh:
+                assert fresh.get("/healthz").status_code == 200
+        os.kill(pool.process.pid, signal.SIGTERM)
+        # uvicorn ends by raising the signal it stopped on again: -SIGTERM is a clean stop.
+        assert pool.process.wait(timeout=30) == -signal.SIGTERM
+
+
+def test_a_session_deleted_while_its_code_is_being_sent_leaves_nothing_watched(client):
+    identifier = new_id()
+    client.run("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)", identifier)
+    stuck = WRITE_FRAME + FIND_REQUEST
+    stuck += "answer = {'id': current_request()['id'], 'status': 'ok'}\n"
+    stuck += "write_frame(json.dumps(answer).encode())\nwhile True:\n    pass"
+    client.run(stuck, identifier)
+    results = {}
+    large = "#" * 900_000
+    call = threading.Thread(
+        target=lambda: results.update(client.run(large, identifier, timeout=30))
+    )
+    call.start()
+    params = {"identifier": identifier, "api-version": GEN2}
+    for _ in range(100):
+        if client.http.get("/healthz").json()["sessions"]["busy"]:
+            break
+        time.sleep(0.05)
+    assert client.http.delete("session", params=params).status_code == 204
+    call.join(30)
+    assert results["status"] == "Failure" and "deleted" in results["stderr"], results
+    for _ in range(20):
+        with httpx.Client(base_url=client.pool.endpoint, timeout=10) as fresh:
+            assert fresh.get("/healthz").status_code == 200
