@@ -57,6 +57,19 @@ def new_id() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
+def start_neighbour(pool: PoolClient) -> str:
+    """A session that must keep its state and answer through an attack on another."""
+    identifier = new_id()
+    pool.run("alive = 'yes'", identifier)
+    return identifier
+
+
+def assert_neighbour_answers(pool: PoolClient, neighbour: str) -> None:
+    """Within a second, by the pool's own deadline, and with its state."""
+    assert pool.value("alive", neighbour, timeout=1) == "'yes'"
+    assert pool.value("1 + 1", neighbour, timeout=1) == 2
+
+
 @pytest.fixture(scope="session")
 def client(session_pool) -> Iterator[PoolClient]:
     pool_client = PoolClient(session_pool)

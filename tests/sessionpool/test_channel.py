@@ -11,7 +11,13 @@ import httpx
 import pytest
 
 from tests.conftest import start_session_pool
-from tests.sessionpool.conftest import GEN2, PoolClient, new_id
+from tests.sessionpool.conftest import (
+    GEN2,
+    PoolClient,
+    assert_neighbour_answers,
+    new_id,
+    start_neighbour,
+)
 
 RESTARTED = "The session was restarted: it sent the pool"
 WRITE_FRAME = """
@@ -35,14 +41,7 @@ def current_request() -> dict:
 
 @pytest.fixture(scope="module")
 def neighbour(client):
-    identifier = new_id()
-    client.run("alive = 'yes'", identifier)
-    return identifier
-
-
-def assert_neighbour_answers(client: PoolClient, neighbour: str) -> None:
-    """Within a second, by the pool's own deadline, and with its state."""
-    assert client.value("alive", neighbour, timeout=1) == "'yes'"
+    return start_neighbour(client)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import start_session_pool
-from tests.sessionpool.conftest import PoolClient, new_id
+from tests.sessionpool.conftest import PoolClient, assert_neighbour_answers, new_id, start_neighbour
 from tests.support.servers import ROOT, free_port
 
 OUT_OF_MEMORY = "the session ran out of memory (128 MiB in all"
@@ -40,15 +40,7 @@ def tight_pool():
 
 @pytest.fixture(scope="module")
 def neighbour(tight_pool):
-    identifier = new_id()
-    tight_pool.run("alive = 'yes'", identifier)
-    return identifier
-
-
-def assert_neighbour_answers(pool: PoolClient, neighbour: str) -> None:
-    """Within a second, by the pool's own deadline, and with its state."""
-    assert pool.value("alive", neighbour, timeout=1) == "'yes'"
-    assert pool.value("1 + 1", neighbour, timeout=1) == 2
+    return start_neighbour(tight_pool)
 
 
 def assert_replaced_for_memory(pool: PoolClient, identifier: str, code: str) -> None:
