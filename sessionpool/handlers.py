@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlencode
 
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from sessionpool import files, http, metadata, schemas
 from sessionpool.pool import Pool
@@ -134,17 +134,11 @@ class Api:
                 413, "FileTooLarge", f"uploads are limited to {limit // http.MIB} MB"
             )
         upload = await http.form_file(call.request, limit)
-        name = http.clean_file_name(upload.filename or "")
-        session = await self._session(call)
-        owner = session.kernel.host_uid if os.geteuid() == 0 else None
         try:
-            info = await asyncio.to_thread(
-                files.write_file, session.kernel.handles.data_fd, name, upload.file, owner
-            )
-        except files.DiskFullError as error:
-            raise http.ApiError(
-                413, "SessionDiskFull", f"/mnt/data is full ({self.settings.disk_mb} MiB)"
-            ) from error
+            name = http.clean_file_name(upload.filename or "")
+            session = await self._session(call)
+            owner = session.kernel.host_uid if os.geteuid() == 0 else None
+            info = await _in_folder(session, name, files.write_file, name, upload.file, owner)
         finally:
             await upload.close()
         if call.generation == 1:
@@ -155,24 +149,27 @@ class Api:
         session = self._existing(call)
         infos = []
         if session is not None:
-            infos = await asyncio.to_thread(files.list_files, session.kernel.handles.data_fd)
+            infos = await _in_folder(session, "", files.list_files)
         if call.generation == 1:
             return JSONResponse(schemas.gen1_files(infos))
         return JSONResponse(schemas.gen2_files(infos))
 
     async def _file(self, call: Call, action: Callable):
-        name = http.clean_file_name(unquote(call.match["name"]))
+        # A name's bytes that are not UTF-8 stay bytes (as os.fsdecode keeps them).
+        name = http.clean_file_name(unquote(call.match["name"], errors="surrogateescape"))
         session = self._existing(call)
         if session is None:
-            raise http.ApiError(404, "FileNotFound", f"no file {name!r} in /mnt/data")
-        try:
-            return name, await asyncio.to_thread(action, session.kernel.handles.data_fd, name)
-        except files.FileMissingError as error:
-            raise http.ApiError(404, "FileNotFound", f"no file {name!r} in /mnt/data") from error
+            raise http.file_error(files.FileMissingError(name), name)
+        return name, await _in_folder(session, name, action, name)
 
     async def download(self, call: Call) -> Response:
-        name, content = await self._file(call, files.read_file)
-        return Response(content, media_type=files.content_type(name))
+        """Streamed from the file: the pool never holds more than a chunk of it."""
+        name, (fd, size) = await self._file(call, files.open_download)
+        return StreamingResponse(
+            files.chunks(fd, size),
+            media_type=files.content_type(name),
+            headers={"Content-Length": str(size)},
+        )
 
     async def file_info(self, call: Call) -> Response:
         _, info = await self._file(call, files.stat_file)
@@ -223,6 +220,13 @@ class Api:
                 "maxSessions": self.pool.max_sessions,
             }
         )
+
+
+async def _in_folder(session: Session, name: str, action: Callable, *args):
+    try:
+        return await files.in_folder(session.kernel.handles.data_fd, action, *args)
+    except (OSError, files.FileMissingError) as error:
+        raise http.file_error(error, name) from error
 
 
 def _operation_location(call: Call, execution_id: str) -> str:

@@ -1,7 +1,9 @@
 """HTTP plumbing of the API: Azure's error answers, the bearer check, request bodies."""
 
+import errno
 import hmac
 import json
+import os
 import re
 from collections.abc import AsyncIterator
 
@@ -64,6 +66,25 @@ def clean_file_name(name: str) -> str:
         raise ApiError(400, "InvalidFileName", str(error)) from error
 
 
+def file_error(error: OSError | LookupError, name: str) -> ApiError:
+    """What a failed file operation means to the client: the session's code can cause any."""
+    where = f"/mnt/data/{files.shown(name)}"
+    number = getattr(error, "errno", None)
+    if isinstance(error, LookupError) or number in (errno.ENOENT, errno.ELOOP):
+        return ApiError(404, "FileNotFound", f"no file {files.shown(name)!r} in /mnt/data")
+    if number in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        message = "the session's /mnt/data is full (its size or its number of files)"
+        return ApiError(413, "SessionDiskFull", message)
+    if number in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+        return ApiError(409, "FileNameInUse", f"{where} is a folder the session's code made")
+    if number in (errno.EMFILE, errno.ENFILE, errno.ENOMEM):
+        message = "the pool is short of descriptors or memory; retry shortly"
+        return ApiError(503, "PoolBusy", message, {"Retry-After": "1"})
+    reason = os.strerror(number) if number else str(error)
+    message = f"{where}: {reason}; the session's code may have changed its folder"
+    return ApiError(409, "FileNotAccessible", message)
+
+
 def first_error(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(part) for part in first["loc"])
@@ -78,7 +99,7 @@ async def json_body(request: Request, limit: int) -> dict:
             raise ApiError(413, "RequestTooLarge", f"the body is larger than {limit} bytes")
     try:
         value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise ApiError(400, "InvalidRequestBody", f"the body is not valid JSON: {error}") from error
     if not isinstance(value, dict):
         raise ApiError(400, "InvalidRequestBody", "the body must be a JSON object")

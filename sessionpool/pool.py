@@ -277,7 +277,7 @@ class Pool:
         """Give the session `kernel` (with its files); False if it was deleted meanwhile."""
         owner = kernel.host_uid if os.geteuid() == 0 else None
         old = session.kernel.handles.data_fd
-        await asyncio.to_thread(files.copy_all, old, kernel.handles.data_fd, owner)
+        await files.in_folder(old, files.copy_all, kernel.handles.data_fd, owner)
         if session.closed:  # deleted while the replacement started
             kernel.close()
             return False

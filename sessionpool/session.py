@@ -85,13 +85,20 @@ def outcome_from(reply: dict) -> Outcome:
     duration = reply.get("duration_ms", 0)
     return Outcome(
         succeeded=reply.get("status") == "ok",
-        stdout=stdout,
-        stderr=stderr,
-        value=value,
+        stdout=_clean(stdout),
+        stderr=_clean(stderr),
+        value=_clean(value),
         has_value=value is not None,
         images=[{k: i[k] for k in ("type", "format", "base64_data")} for i in images],
         duration_ms=duration if isinstance(duration, int) else 0,
     )
+
+
+def _clean(value):
+    """Text with lone surrogates (which UTF-8 cannot carry) replaced by '?'."""
+    if isinstance(value, str) and not value.isascii():
+        return value.encode("utf-8", "replace").decode()
+    return value
 
 
 def _is_image(item: object) -> bool:
@@ -100,4 +107,5 @@ def _is_image(item: object) -> bool:
         and item.get("type") == "image"
         and item.get("format") == "png"
         and isinstance(item.get("base64_data"), str)
+        and item["base64_data"].isascii()
     )

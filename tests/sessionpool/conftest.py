@@ -57,6 +57,20 @@ def new_id() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
+# Code defining fill(folder): empty files until one more is refused; (files made, errno name).
+FILL_WITH_FILES = """
+import errno
+def fill(folder):
+    made = 0
+    try:
+        while True:
+            open(f"{folder}/f{made}", "w").close()
+            made += 1
+    except OSError as error:
+        return made, errno.errorcode[error.errno]
+"""
+
+
 def start_neighbour(pool: PoolClient) -> str:
     """A session that must keep its state and answer through an attack on another."""
     identifier = new_id()

@@ -1,5 +1,9 @@
 """File names that try to leave /mnt/data are refused; the /mnt/data/ prefix is accepted."""
 
+import concurrent.futures
+import threading
+import time
+
 import pytest
 
 from tests.sessionpool.conftest import GEN1, GEN2, new_id
@@ -86,3 +90,42 @@ def test_a_nul_byte_in_an_upload_name_is_rejected(client):
         headers={"Content-Type": "multipart/form-data; boundary=b"},
     )
     assert response.status_code == 400
+
+
+def test_downloads_stream_with_the_pools_memory_bounded(client, session_pool):
+    """A 64 MiB sparse file (no memory of its own) downloaded four times at once: the pool
+    would hold 256 MiB if it read files whole."""
+    identifier = new_id()
+    client.run("open('/mnt/data/sparse.bin', 'wb').truncate(64 << 20)", identifier)
+    query = {"identifier": identifier, "api-version": GEN2}
+    before = _resident(session_pool.process.pid)
+    peak, done = [before], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak.append(_resident(session_pool.process.pid))
+            time.sleep(0.01)
+
+    def download(_) -> int:
+        with client.http.stream("GET", "files/sparse.bin/content", params=query) as response:
+            assert response.headers["content-length"] == str(64 << 20)
+            return sum(len(chunk) for chunk in response.iter_bytes())
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as executor:
+            sizes = list(executor.map(download, range(4)))
+    finally:
+        done.set()
+        sampler.join()
+    assert sizes == [64 << 20] * 4
+    assert max(peak) - before < 48 << 20, (before, max(peak))
+
+
+def _resident(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0

@@ -71,3 +71,19 @@ def test_without_cgroups_the_pool_says_so_and_fits_its_tmpfs_in_memory(user_pool
         total = int(meminfo.readline().split()[1]) * 1024
     per_session = (1024 + 2 * 128) * 1024 * 1024  # /mnt/data, /tmp, /dev/shm at the defaults
     assert health["maxSessions"] * per_session <= total * 3 // 4
+
+
+def test_a_folder_the_code_locked_is_a_conflict_not_a_500(user_pool):
+    """The pool's user is the sessions' user here: code can lock it out of /mnt/data."""
+    identifier = new_id()
+    user_pool.run(
+        "import os\nopen('/mnt/data/a.txt', 'w').write('a')\nos.chmod('/mnt/data', 0)", identifier
+    )
+    query = {"identifier": identifier, "api-version": "2025-02-02-preview"}
+    listing = user_pool.http.get("files", params=query)
+    upload = user_pool.http.post("files", params=query, files={"file": ("b.txt", b"b")})
+    download = user_pool.http.get("files/a.txt/content", params=query)
+    assert (listing.status_code, upload.status_code, download.status_code) == (409, 409, 409)
+    assert listing.json()["error"]["code"] == "FileNotAccessible"
+    user_pool.run("import os\nos.chmod('/mnt/data', 0o700)", identifier)
+    assert user_pool.http.get("files", params=query).status_code == 200

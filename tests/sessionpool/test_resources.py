@@ -13,7 +13,13 @@ import httpx
 import pytest
 
 from tests.conftest import start_session_pool
-from tests.sessionpool.conftest import PoolClient, assert_neighbour_answers, new_id, start_neighbour
+from tests.sessionpool.conftest import (
+    FILL_WITH_FILES,
+    PoolClient,
+    assert_neighbour_answers,
+    new_id,
+    start_neighbour,
+)
 from tests.support.servers import ROOT, free_port
 
 OUT_OF_MEMORY = "the session ran out of memory (128 MiB in all"
@@ -101,23 +107,8 @@ def test_copy_on_write_pages_count(tight_pool, neighbour):
 
 def test_tmpfs_files_count_and_inodes_are_capped(tight_pool, neighbour):
     identifier = new_id()
-    counts = tight_pool.value(
-        textwrap.dedent(
-            """
-            import errno
-            def fill(folder):
-                made = 0
-                try:
-                    while True:
-                        open(f"{folder}/f{made}", "w").close()
-                        made += 1
-                except OSError as error:
-                    return made, errno.errorcode[error.errno]
-            [fill(folder) for folder in ("/tmp", "/dev/shm", "/mnt/data")]
-            """
-        ),
-        identifier,
-    )
+    code = FILL_WITH_FILES + '[fill(folder) for folder in ("/tmp", "/dev/shm", "/mnt/data")]'
+    counts = tight_pool.value(code, identifier)
     inodes = eval(counts)
     # 64 inodes per MiB of each mount's size: /tmp and /dev/shm 16 MiB, /mnt/data 64 MiB.
     made, errors = zip(*inodes, strict=True)
