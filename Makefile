@@ -8,9 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages only the tests need: a browser for the page's tests, PostgreSQL for the store's.
-# The service itself needs none: the session pool sandboxes with the kernel's own namespaces.
-TEST_SYSTEM_PACKAGES := chromium postgresql
+# Debian packages only the tests need: a browser for the page's tests, PostgreSQL for the store's,
+# libseccomp's tables to check the pool's seccomp numbers against. The service itself needs none:
+# the session pool sandboxes with the kernel's own namespaces.
+TEST_SYSTEM_PACKAGES := chromium postgresql libseccomp2
 
 .PHONY: install system-deps run pool test lint bench load clean tools audit
 

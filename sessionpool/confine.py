@@ -59,7 +59,7 @@ def _become_kernel(
         enforced = landlock.restrict(layout.binds + devices + etc, [data, tmp, "/dev/null"])
     filtered = confine and seccomp.supported()
     if filtered:
-        seccomp.install()
+        seccomp.install(host_files=True)
     return {
         "landlock: file allow-list": enforced["files"],
         "landlock: no TCP": enforced["tcp"],
@@ -68,6 +68,7 @@ def _become_kernel(
         "process limit per session": separate_uid,
         "no_new_privs": confine,
         "seccomp filter": filtered,
+        "no connect() and no datagram sockets, so no host Unix socket (seccomp)": filtered,
         "resource limits": True,
     }
 

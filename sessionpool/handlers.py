@@ -214,6 +214,7 @@ class Api:
                 "status": "ok",
                 "isolation": sandbox.isolation,
                 "layers": [name for name, on in sandbox.layers.items() if on],
+                "missingLayers": sandbox.missing_layers(),
                 "bounded": sandbox.resources.bounded,
                 "notBounded": sandbox.resources.unbounded,
                 "sessions": self.pool.counts(),

@@ -4,6 +4,8 @@ import ctypes
 import os
 import platform
 
+from sessionpool.syscalls import NUMBERS
+
 _libc = ctypes.CDLL(None, use_errno=True)
 
 CLONE_NEWNS = 0x00020000
@@ -56,10 +58,6 @@ _STATVFS_TO_MS = {
     os.ST_RELATIME: MS_RELATIME,
 }
 
-_SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "capset": 126},
-    "aarch64": {"pivot_root": 41, "capset": 91},
-}
 MACHINE = platform.machine()
 
 
@@ -87,7 +85,7 @@ def umount(target: str, flags: int = 0) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    number = _SYSCALLS[MACHINE]["pivot_root"]
+    number = NUMBERS[MACHINE]["pivot_root"]
     _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
 
 
@@ -117,7 +115,7 @@ def drop_capabilities() -> None:
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
     data = (ctypes.c_uint32 * 6)()
-    number = _SYSCALLS[MACHINE]["capset"]
+    number = NUMBERS[MACHINE]["capset"]
     _check(_libc.syscall(number, header, data), "capset")
 
 

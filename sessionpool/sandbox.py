@@ -16,7 +16,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sessionpool import jail, protocol, resources, rootfs
+from sessionpool import jail, linux, protocol, resources, rootfs, seccomp
 from sessionpool.cgroups import CgroupError, Cgroups, Group
 from sessionpool.settings import PoolSettings
 
@@ -34,10 +34,13 @@ TIERS = {
 }
 MISSING_LAYERS = {
     "landlock": [
-        "namespaces: not available; sessions share the host's process list, network stack "
-        "and /proc (unreadable under Landlock), and work in a folder of their own instead of "
-        "/mnt/data",
-        "disk quota: not enforced; only the size of each file is limited",
+        "namespaces: not available; sessions share the host's network stack and /proc "
+        "(unreadable under Landlock), and work in a folder of their own instead of /mnt/data",
+        "host processes: a session can tell which host pids exist (kill() answers EPERM for "
+        "them, ESRCH for none), though it cannot signal or read them",
+        "host paths: Landlock does not cover stat(); a session can tell whether a host path "
+        "exists and see its size and times, though it cannot read, list or write it",
+        "disk quota: not enforced; only the size of each file is limited (SESSION_POOL_DISK_MB)",
     ],
     "none": ["no isolation: code runs as the pool's user with the host's files and network"],
 }
@@ -192,6 +195,11 @@ class Sandbox:
         )
 
     def _probe(self, tier: str) -> dict[str, bool]:
+        if tier != "none" and not seccomp.supported() and not self.settings.allow_no_seccomp:
+            raise SandboxError(
+                f"there is no seccomp filter for {linux.MACHINE} (sessions would run without "
+                "one); set SESSION_POOL_ALLOW_NO_SECCOMP=true to run them anyway"
+            )
         uid = self.first_uid if os.geteuid() == 0 else os.geteuid()
         kernel, layers = self._spawn(tier, uid)
         # Preloaded modules work even when the installation is unreadable; later imports not.
@@ -214,13 +222,16 @@ class Sandbox:
             )
         return layers
 
+    def missing_layers(self) -> list[str]:
+        """What this tier and host cannot give a session, in words."""
+        missing = [layer for layer, on in self.layers.items() if not on]
+        return missing + MISSING_LAYERS.get(self.isolation, [])
+
     def _log_layers(self) -> None:
         for layer, on in self.layers.items():
             if on:
                 log.info("isolation layer on: %s", layer)
-            else:
-                log.warning("isolation layer missing: %s", layer)
-        for missing in MISSING_LAYERS.get(self.isolation, []):
+        for missing in self.missing_layers():
             log.warning("isolation layer missing: %s", missing)
         for bound in self.resources.bounded:
             log.info("bounded: %s", bound)
@@ -276,8 +287,11 @@ class Sandbox:
             theirs.close()
             ours.settimeout(HELLO_TIMEOUT)
             hello, fds = protocol.recv(ours, maxfds=4)
-        except (EOFError, OSError) as error:
+        except (EOFError, OSError, SandboxError) as error:
+            theirs.close()
             ours.close()
+            if isinstance(error, SandboxError):
+                raise
             raise SandboxError(f"the session did not start: {error}") from error
         if hello.get("op") != "hello" or len(fds) != 4:
             for fd in fds:

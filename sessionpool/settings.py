@@ -17,6 +17,7 @@ class PoolSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(6000, ge=0, le=65535)
     isolation: Isolation = "auto"
+    allow_no_seccomp: bool = False
     max_sessions: int = Field(100, ge=1)
     ready_sessions: int = Field(2, ge=0)
     cooldown_seconds: float = Field(300.0, gt=0)

@@ -1,6 +1,8 @@
 """The fallback for hosts without user namespaces: Landlock, seccomp, a uid per session."""
 
+import os
 import signal
+import socket
 
 import httpx
 import pytest
@@ -95,3 +97,55 @@ def _command(pid: int) -> str:
 def test_shutdown_leaves_no_process():
     with pool_with_readable_python(isolation="landlock", ready_sessions=0) as pool:
         assert stop_pool_with_daemons(pool, sessions=1, signum=signal.SIGTERM) == []
+
+
+def test_host_unix_sockets_are_out_of_reach(landlock_pool, tmp_path):
+    """A 0666 socket in a folder anyone may pass, as D-Bus has: Landlock does not cover
+    connect(), so the filter refuses it, and datagram sockets, to every session here."""
+    folder = tmp_path / "bus"
+    folder.mkdir()
+    folder.chmod(0o755)
+    tmp_path.chmod(0o755)
+    stream, datagram = str(folder / "stream"), str(folder / "datagram")
+    with (
+        socket.socket(socket.AF_UNIX) as server,
+        socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sink,
+    ):
+        server.bind(stream)
+        sink.bind(datagram)
+        for path in (stream, datagram):
+            os.chmod(path, 0o666)
+        server.listen()
+        server.setblocking(False)
+        sink.setblocking(False)
+        code = f"""
+import multiprocessing, socket
+outcomes = []
+for attempt in (lambda: socket.socket(socket.AF_UNIX).connect({stream!r}),
+                lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM),
+                lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)):
+    try:
+        attempt()
+        outcomes.append("reached")
+    except PermissionError:
+        outcomes.append("refused")
+left, right = socket.socketpair()
+left.sendall(b"ok")
+reader, writer = multiprocessing.Pipe()
+writer.send("piped")
+(outcomes, right.recv(2), reader.recv())
+"""
+        assert landlock_pool.value(code, new_id()) == (
+            "(['refused', 'refused', 'refused'], b'ok', 'piped')"
+        )
+        with pytest.raises(BlockingIOError):
+            server.accept()
+        with pytest.raises(BlockingIOError):
+            sink.recv(1)
+
+
+def test_what_this_tier_cannot_hide_is_said(landlock_pool):
+    health = httpx.get(f"{landlock_pool.pool.endpoint}/healthz").json()
+    assert any("connect()" in layer for layer in health["layers"])
+    gaps = " ".join(health["missingLayers"])
+    assert "host processes" in gaps and "host paths" in gaps and "disk quota" in gaps
