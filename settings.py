@@ -40,8 +40,12 @@ class Settings(BaseSettings):
     # Sign in to PostgreSQL with an Entra ID token (Azure Database for PostgreSQL, keyless).
     database_entra_auth: bool = False
 
-    # How many earlier messages of the conversation the model sees.
-    history_messages: int = 20
+    # What the model is shown of earlier turns: the latest whole turns (their tool calls and
+    # results included) that fit in this many tokens (LangChain's approximate count).
+    history_max_tokens: int = 16000
+    # Longer tool output (result, stdout and stderr together) reaches the model shortened,
+    # with a note; the user still sees all of it.
+    tool_result_max_chars: int = 8000
 
     # Calls to the model: per-request timeout and the client's bounded retries with backoff.
     llm_timeout_seconds: float = 60.0

@@ -13,7 +13,13 @@ from langchain_core.runnables import Runnable
 from agents import build_code_agent
 from azure_auth import POSTGRES_SCOPE, entra_token_provider
 from chains import build_chat_chain, build_direct_chain, build_route_decider
-from conversations import Conversations, ConversationStore, build_engine
+from conversations import (
+    Conversations,
+    ConversationStore,
+    Memory,
+    build_engine,
+    open_checkpointer,
+)
 from llms import build_chat_model, describe_model
 from settings import Settings
 from tools import PoolClient, SessionPool, SessionPythonTool, build_session_pool
@@ -55,13 +61,12 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
     pool = build_session_pool(settings)
     http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0))
     pool_client = PoolClient(pool, http)
-    conversations = Conversations(
-        ConversationStore(
-            build_engine(settings.database_url, settings.data_dir, _database_password(settings))
-        )
-    )
+    conversations = build_conversations(settings)
     python_tool = SessionPythonTool(
-        pool=pool, timeout=settings.code_timeout_seconds, interrupt=pool_client.interrupt
+        pool=pool,
+        timeout=settings.code_timeout_seconds,
+        interrupt=pool_client.interrupt,
+        result_max_chars=settings.tool_result_max_chars,
     )
     agent = build_code_agent(llm, python_tool, pool_client, settings.max_tool_calls_per_turn)
     chat = build_chat_chain(
@@ -69,12 +74,19 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
         build_direct_chain(llm),
         agent,
         conversations,
-        history_messages=settings.history_messages,
         model_retries=settings.llm_max_retries,
         turn_timeout=settings.turn_timeout_seconds,
     )
     kind = describe_model(settings)
     return Services(settings, kind, llm, pool, http, pool_client, conversations, agent, chat)
+
+
+def build_conversations(settings: Settings) -> Conversations:
+    """The store and the memory, on SQLite in DATA_DIR or on DATABASE_URL."""
+    where = (settings.database_url, settings.data_dir, _database_password(settings))
+    memory = Memory(lambda: open_checkpointer(*where), settings.history_max_tokens)
+    store = ConversationStore(build_engine(*where))
+    return Conversations(store, memory, settings.tool_result_max_chars)
 
 
 def _database_password(settings: Settings) -> Callable[[], str] | None:

@@ -1,22 +1,25 @@
-"""The routing chain: decide, then answer directly or through the code agent, streaming both."""
+"""The routing chain: decide, then stream a direct answer or the code agent's, then save."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import aclosing
+from typing import Any
 
 from langchain_core.exceptions import OutputParserException
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_message
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 
 from chains.output import ChatChunk
+from chains.turn import Turn
 from conversations import Conversation, Conversations
 from errors import ServiceError
 from llms import model_errors
 
-STOPPED_NOTE = " (stopped)"
 TURN_TIMEOUT_NOTE = (
     "\n\n[Stopped: this turn took longer than {seconds:g} s (TURN_TIMEOUT_SECONDS); "
     "any code still running was interrupted. Ask again to continue.]"
 )
+_saving: set[asyncio.Task] = set()
 
 
 def build_chat_chain(
@@ -24,85 +27,87 @@ def build_chat_chain(
     direct: Runnable,
     agent: Runnable,
     conversations: Conversations,
-    history_messages: int = 20,
     model_retries: int = 2,
     turn_timeout: float = 120.0,
 ) -> RunnableGenerator:
     """Input {"message": str}; streams ChatChunks that add up to the /chat output.
 
-    A turn longer than `turn_timeout` seconds ends with a note saying so; the code still
-    running is interrupted by the Python tool, whose call the deadline cancels.
+    Per turn: one history load, one decision, one stream, one save. The save runs however
+    the turn ends: done, failed, stopped by the client, or cut at `turn_timeout` seconds
+    (the Python tool interrupts code whose call is cancelled).
     """
 
-    async def answer(inputs: AsyncIterator, config: RunnableConfig) -> AsyncIterator[ChatChunk]:
-        message = _message_of([item async for item in inputs][-1])
+    async def chat(inputs: AsyncIterator[Any], config: RunnableConfig) -> AsyncIterator[ChatChunk]:
+        turn = Turn(_message_of([item async for item in inputs][-1]))
         conversation = Conversation.from_config(config)
-        history = _as_messages(await conversations.load(conversation, history_messages))
-        total = ChatChunk()
+        history = await conversations.load(conversation)
         deadline = asyncio.get_running_loop().time() + turn_timeout
         try:
             with model_errors(model_retries):
-                route = await _decide(decider, history, message, config)
-                parts = ChatChunk(route=route, conversation_id=conversation.id, output="", steps=[])
-                stream = (
-                    _agent_chunks(agent, [*history, HumanMessage(message)], config)
-                    if route == "python"
-                    else _direct_chunks(direct, history, message, config)
+                turn.route = await _decide(decider, history, turn.question.text, config)
+                yield ChatChunk(
+                    route=turn.route, conversation_id=conversation.id, output="", steps=[]
                 )
-                async for chunk in _until(deadline, _prepend(parts, stream)):
-                    total = total + chunk
-                    yield chunk
+                if turn.route == "python":
+                    stream = _agent_stream(agent, [*history, turn.question], config)
+                else:
+                    stream = _direct_stream(direct, history, turn.question.text, config)
+                async with aclosing(turn.follow(_until(deadline, stream))) as chunks:
+                    async for chunk in chunks:
+                        yield chunk
             if deadline <= asyncio.get_running_loop().time():
-                note = ChatChunk(output=TURN_TIMEOUT_NOTE.format(seconds=turn_timeout))
-                total = total + note
-                yield note
+                stopped = turn.unfinished_steps()
+                if stopped:
+                    yield stopped
+                yield turn.say(TURN_TIMEOUT_NOTE.format(seconds=turn_timeout))
         except ServiceError as error:
-            # Streams have already started: say what went wrong before the generic error event.
-            yield ChatChunk(error={"status_code": error.status_code, "message": error.message})
+            # The stream has started: say what went wrong before the generic error event.
+            turn.error = {"status_code": error.status_code, "message": error.message}
+            yield ChatChunk(error=turn.error)
             raise
         except (asyncio.CancelledError, GeneratorExit):
-            # The client stopped the answer: keep what was said, without awaiting (we are
-            # being cancelled), so the conversation reads the same after a reload.
-            if "route" in total:
-                conversations.save_turn(conversation, message, _stopped(total))
+            turn.stopped = True  # the client went away: a stop button, a closed tab
             raise
-        await conversations.save_turn(conversation, message, total)
+        finally:
+            await _finish(conversations.save(conversation, turn.messages()))
 
-    return RunnableGenerator(answer, name="chat")
+    return RunnableGenerator(chat, name="chat")
 
 
-async def _until(deadline: float, stream: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
-    """The stream's chunks until the loop's clock reaches `deadline`, then no more."""
+async def _finish(save: Coroutine[Any, Any, None]) -> None:
+    """Run the save to its end even when the turn is being cancelled."""
+    task = asyncio.ensure_future(save)
+    _saving.add(task)  # the loop keeps only a weak reference to its tasks
+    task.add_done_callback(_saving.discard)
+    await asyncio.shield(task)
+
+
+async def _until(deadline: float, stream: AsyncIterator) -> AsyncIterator:
+    """The stream's items until the loop's clock reaches `deadline`, then no more."""
     loop = asyncio.get_running_loop()
     while True:
         try:
-            chunk = await asyncio.wait_for(anext(stream), deadline - loop.time())
+            item = await asyncio.wait_for(anext(stream), deadline - loop.time())
         except StopAsyncIteration:
             return
         except TimeoutError:
-            # wait_for has already cancelled the pending step, which ended the stream.
-            await stream.aclose()
+            # wait_for has cancelled the pending step (and its code); end the stream.
+            await stream.aclose()  # type: ignore[attr-defined]
             return
-        yield chunk
+        try:
+            yield item
+        except GeneratorExit:
+            # Closed while the stream waits for us (never while its step is still running,
+            # which a cancellation ends on its own).
+            await stream.aclose()  # type: ignore[attr-defined]
+            raise
 
 
-def _stopped(total: ChatChunk) -> ChatChunk:
-    steps = [
-        {**s, "status": "stopped"} if s.get("status") == "running" else s for s in total["steps"]
-    ]
-    return ChatChunk(total, output=f"{total['output']}{STOPPED_NOTE}", steps=steps)
-
-
-def _message_of(payload) -> str:
+def _message_of(payload: Any) -> str:
     return payload["message"] if isinstance(payload, dict) else payload.message
 
 
-def _as_messages(history: list[dict]) -> list[BaseMessage]:
-    kinds = {"user": HumanMessage, "assistant": AIMessage}
-    return [kinds[item["role"]](content=item["content"]) for item in history]
-
-
-async def _decide(decider: Runnable, history, message: str, config: RunnableConfig) -> str:
+async def _decide(decider: Runnable, history: list, message: str, config: RunnableConfig) -> str:
     try:
         decision = await decider.ainvoke({"history": history, "message": message}, config)
     except OutputParserException:
@@ -111,55 +116,41 @@ async def _decide(decider: Runnable, history, message: str, config: RunnableConf
     return decision.route if decision else "chat"
 
 
-async def _prepend(first: ChatChunk, rest: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
-    yield first
-    async for chunk in rest:
-        yield chunk
+async def _direct_stream(
+    direct: Runnable, history: list, message: str, config: RunnableConfig
+) -> AsyncIterator[ChatChunk | BaseMessage]:
+    """The answer's tokens, then the answer as one message."""
+    whole = None
+    stream = direct.astream({"history": history, "message": message}, config)
+    async with aclosing(stream):
+        async for chunk in stream:
+            whole = chunk if whole is None else whole + chunk
+            if chunk.text:
+                yield ChatChunk(output=chunk.text)
+    if whole is not None:
+        yield message_chunk_to_message(whole)
 
 
-async def _direct_chunks(direct: Runnable, history, message: str, config) -> AsyncIterator:
-    async for token in direct.astream({"history": history, "message": message}, config):
-        if token:
-            yield ChatChunk(output=token)
-
-
-async def _agent_chunks(agent: Runnable, messages, config) -> AsyncIterator[ChatChunk]:
-    """Answer tokens as the model writes them; each step when called and when it returns."""
-    indexes: dict[str, int] = {}
+async def _agent_stream(
+    agent: Runnable, messages: list[BaseMessage], config: RunnableConfig
+) -> AsyncIterator[ChatChunk | BaseMessage]:
+    """The answer's tokens as the model writes them, and each message once it is finished."""
     stream = agent.astream({"messages": messages}, config, stream_mode=["messages", "updates"])
-    async for mode, data in stream:
-        if mode == "messages":
-            token, meta = data
-            from_model = meta.get("langgraph_node") == "model"
-            if from_model and isinstance(token, AIMessage) and token.text:
-                yield ChatChunk(output=token.text)
-            continue
-        for node, update in data.items():
-            for message in (update or {}).get("messages", []):
-                if node != "model" and _is_answer(message):
-                    # A middleware (the tool-call limit) ended the turn with its own words.
-                    yield ChatChunk(output=message.text)
-                steps = _step_updates(message, indexes)
-                if steps:
-                    yield ChatChunk(steps=steps)
+    async with aclosing(stream):
+        async for mode, data in stream:
+            if mode == "messages":
+                token, meta = data
+                from_model = meta.get("langgraph_node") == "model"
+                if from_model and isinstance(token, AIMessage) and token.text:
+                    yield ChatChunk(output=token.text)
+                continue
+            for node, update in data.items():
+                for message in (update or {}).get("messages", []):
+                    if node != "model" and _is_answer(message):
+                        # A middleware (the tool-call limit) ended the turn with its own words.
+                        yield ChatChunk(output=message.text)
+                    yield message
 
 
 def _is_answer(message: BaseMessage) -> bool:
     return isinstance(message, AIMessage) and bool(message.text) and not message.tool_calls
-
-
-def _step_updates(message: BaseMessage, indexes: dict[str, int]) -> list[dict]:
-    if isinstance(message, AIMessage):
-        steps = []
-        for call in message.tool_calls:
-            indexes[call["id"]] = len(indexes)
-            code = call["args"].get("python_code", "")
-            steps.append({"index": indexes[call["id"]], "code": code, "status": "running"})
-        return steps
-    if isinstance(message, ToolMessage) and message.tool_call_id in indexes:
-        index = indexes[message.tool_call_id]
-        if isinstance(message.artifact, dict):
-            return [{"index": index, **message.artifact}]
-        # No artifact: the tool call itself was rejected (for example, malformed arguments).
-        return [{"index": index, "status": "Failure", "stderr": message.text}]
-    return []

@@ -1,14 +1,13 @@
 """The direct answer: the model with the conversation's history, streamed token by token."""
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 from chains.prompts import DIRECT_PROMPT
 
 
 def build_direct_chain(llm: BaseChatModel):
-    """Input: {"history": [messages], "message": str}; output: the answer text."""
+    """Input: {"history": [messages], "message": str}; output: the answer, an AI message."""
     prompt = ChatPromptTemplate.from_messages(
         [
             ("system", DIRECT_PROMPT),
@@ -16,4 +15,4 @@ def build_direct_chain(llm: BaseChatModel):
             ("human", "{message}"),
         ]
     )
-    return prompt | llm | StrOutputParser()
+    return prompt | llm

@@ -1,15 +1,17 @@
 """Conversations: ids and ownership (`claim`), the code session and memory thread of each,
-and the store of what was said."""
+what was said (the model's memory, a LangGraph checkpointer) and the page's view of it."""
 
 from conversations.access import Conversations
 from conversations.conversation import Conversation
-from conversations.ids import check_conversation_id
-from conversations.store import ConversationStore, build_engine
+from conversations.databases import build_engine, open_checkpointer
+from conversations.memory import Memory
+from conversations.store import ConversationStore
 
 __all__ = [
     "Conversation",
     "ConversationStore",
     "Conversations",
+    "Memory",
     "build_engine",
-    "check_conversation_id",
+    "open_checkpointer",
 ]

@@ -1,24 +1,34 @@
-"""The conversations of each user: claiming an id, and reading, saving and forgetting turns."""
+"""Each user's conversations: claiming an id, loading and saving turns, reading, forgetting."""
 
-import asyncio
+import uuid
+from collections.abc import Sequence
+
+from langchain_core.messages import BaseMessage, HumanMessage
 
 from conversations.conversation import Conversation
 from conversations.ids import check_conversation_id, new_conversation_id
+from conversations.memory import Memory
+from conversations.migrate import migrate
 from conversations.store import ConversationStore
+from conversations.transcript import page_messages
 from errors import NotFound
 
 
 class Conversations:
-    """The one place that decides which conversation a request is about."""
+    """The one place that decides which conversation a request is about, and keeps it."""
 
-    def __init__(self, store: ConversationStore) -> None:
+    def __init__(self, store: ConversationStore, memory: Memory, tool_result_max_chars: int):
         self.store = store
+        self.memory = memory
+        self._tool_result_max_chars = tool_result_max_chars
 
     async def start(self) -> None:
-        await asyncio.to_thread(self.store.create_tables)
+        await self.memory.start()
+        await migrate(self.store.engine, self.memory, self._tool_result_max_chars)
 
     async def close(self) -> None:
-        self.store.close()
+        await self.memory.close()
+        await self.store.close()
 
     async def claim(
         self, user: str, conversation_id: str | None, *, record: bool = True
@@ -31,33 +41,37 @@ class Conversations:
         """
         conversation_id = check_conversation_id(conversation_id or new_conversation_id())
         if record:
-            mine = await asyncio.to_thread(self.store.claim, user, conversation_id)
+            mine = await self.store.claim(user, conversation_id)
         else:
-            mine = await asyncio.to_thread(self.store.owner, conversation_id) in (None, user)
+            mine = await self.store.owner(conversation_id) in (None, user)
         if not mine:
             raise NotFound(f"no conversation {conversation_id}")
         return Conversation.of(user, conversation_id)
 
+    async def load(self, conversation: Conversation) -> list[BaseMessage]:
+        """What the model is shown of the conversation so far (HISTORY_MAX_TOKENS)."""
+        return self.memory.bounded(await self.memory.load(conversation.thread_id))
+
+    async def save(self, conversation: Conversation, turn: Sequence[BaseMessage]) -> None:
+        """Keep a turn: its messages in the memory, and the conversation's time and title."""
+        saved = [message.model_copy(update={"id": str(uuid.uuid4())}) for message in turn]
+        await self.memory.append(conversation.thread_id, saved)
+        question = next((m.text for m in turn if isinstance(m, HumanMessage)), "")
+        await self.store.touch(conversation.user, conversation.id, question)
+
     async def list_for(self, user: str) -> list[dict]:
         """The user's conversations, newest first: id, title, updated_at."""
-        return await asyncio.to_thread(self.store.list, user)
+        return await self.store.list_of(user)
 
     async def history(self, conversation: Conversation) -> dict:
-        """The conversation's title and messages as the page shows them; 404 when it has none."""
-        found = await asyncio.to_thread(self.store.get, conversation.user, conversation.id)
-        if found is None:
+        """The conversation as the page shows it; 404 when it has no turn yet."""
+        title = await self.store.title(conversation.user, conversation.id)
+        if title is None:
             raise NotFound(f"no conversation {conversation.id}")
-        return found
-
-    async def load(self, conversation: Conversation, limit: int) -> list[dict]:
-        return await asyncio.to_thread(
-            self.store.history, conversation.user, conversation.id, limit
-        )
-
-    def save_turn(self, conversation: Conversation, question: str, answer: dict) -> asyncio.Future:
-        return asyncio.get_running_loop().run_in_executor(
-            None, self.store.append_turn, conversation.user, conversation.id, question, answer
-        )
+        messages = await self.memory.load(conversation.thread_id)
+        return {"id": conversation.id, "title": title, "messages": page_messages(messages)}
 
     async def forget(self, conversation: Conversation) -> None:
-        await asyncio.to_thread(self.store.delete, conversation.user, conversation.id)
+        """Forget what was said and free the id."""
+        await self.memory.forget(conversation.thread_id)
+        await self.store.delete(conversation.user, conversation.id)

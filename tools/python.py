@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-import json
 import threading
 import warnings
 from collections import OrderedDict
@@ -16,6 +15,7 @@ from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from conversations import Conversation
+from conversations.transcript import PYTHON_TOOL, tool_content
 from errors import PoolUnavailable, ServiceError
 from tools.pool import SessionPool
 from tools.pool_client import SESSION_API_VERSION
@@ -70,12 +70,13 @@ class SessionPythonTool(BaseTool):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    name: str = "Python_REPL"
+    name: str = PYTHON_TOOL
     description: str = TOOL_DESCRIPTION
     args_schema: type[BaseModel] = PythonCode
     response_format: str = "content_and_artifact"
     pool: SessionPool
     timeout: float = 240.0
+    result_max_chars: int = 8000
     # Stops the code of a call whose caller went away (Azure's pool cannot: its NotSupported
     # is ignored, and the call's own timeout ends the code there).
     interrupt: Callable[[str], Awaitable[None]] | None = None
@@ -132,12 +133,7 @@ class SessionPythonTool(BaseTool):
         # Only a call that reached the pool tells whether its session outlived a restart.
         note = self._reset_note(session) or (EXPIRED_NOTE if expired else None)
         step = _step(response)
-        visible = {"result": step["result"], "stdout": step["stdout"], "stderr": step["stderr"]}
-        if note:
-            visible["note"] = note
-        if step["images"]:
-            visible["images"] = f"{len(step['images'])} image(s) shown to the user"
-        return json.dumps(visible, indent=2), step
+        return tool_content(step, self.result_max_chars, note), step
 
     def _official_tool(self, session: str) -> SessionsPythonREPLTool:
         with self._lock:
