@@ -112,14 +112,14 @@ def merge_steps(steps: list[dict], updates: list[dict]) -> list[dict]:
 
 
 def page_messages(messages: Iterable[BaseMessage]) -> list[dict]:
-    """The conversation as the page shows it: {"role": "user", "content"} and
-    {"role": "assistant", "content", "route", "steps"[, "error"]} for each turn."""
+    """The conversation as the page shows it: {"role", "content", "route", "steps"} for the
+    user's message (no route, no steps) and for the answer (plus "error" if it failed)."""
     page: list[dict] = []
     reply: dict | None = None
     indexes: dict[str, int] = {}
     for message in messages:
         if isinstance(message, HumanMessage):
-            page.append({"role": "user", "content": message.text})
+            page.append({"role": "user", "content": message.text, "route": None, "steps": []})
             reply, indexes = None, {}
             continue
         if reply is None:

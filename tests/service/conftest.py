@@ -10,6 +10,7 @@ import httpx
 import pytest
 from langserve import RemoteRunnable
 
+from tests.support.postgres import running_postgres
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
 from tests.support.servers import running_service
 
@@ -31,6 +32,13 @@ def run_service(env: dict[str, str], data_dir: Path) -> Iterator[Service]:
     """`uvicorn server:app` as `make run` starts it, from a directory without a .env file."""
     with running_service({"LLM_MAX_RETRIES": "1", **env}, data_dir) as (url, proc):
         yield Service(url, proc)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL on a free port: its URL without the password (tests.support.postgres)."""
+    with running_postgres() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,152 @@
+"""The conversation object, its store and memory on SQLite, and how turns are written down."""
+
+import json
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages.utils import count_tokens_approximately
+from sqlalchemy import text
+
+from conversations import Conversation, Memory
+from conversations.ids import check_conversation_id, session_identifier, thread_identifier
+from conversations.transcript import (
+    PYTHON_TOOL,
+    mark_answer,
+    page_messages,
+    stopped_result,
+    tool_content,
+)
+from errors import BadRequest, NotFound
+from settings import Settings
+from tests.support.aio import run_async
+from wiring import build_conversations
+
+
+def test_session_and_thread_ids_depend_on_user_and_conversation():
+    ids = {session_identifier(u, c) for u in ("alice", "bob") for c in ("c1", "c2")}
+    assert len(ids) == 4
+    assert session_identifier("alice", "c1") == session_identifier("alice", "c1")
+    assert all(4 <= len(i) <= 128 for i in ids)
+    threads = {thread_identifier(u, c) for u in ("alice", "bob") for c in ("c1", "c2")}
+    assert len(threads) == 4
+
+
+@pytest.mark.parametrize("bad", ["", "a b", "x" * 65, "é", "a/b", None, 7])
+def test_malformed_conversation_ids_are_refused(bad):
+    with pytest.raises(BadRequest):
+        check_conversation_id(bad)
+
+
+def test_a_conversation_travels_in_the_run_config():
+    conversation = Conversation.of("alice", "c1")
+    config = {"configurable": {"other": 1, **conversation.configurable()}}
+
+    assert Conversation.from_config(config) == conversation
+    assert config["configurable"]["thread_id"] == conversation.thread_id
+    with pytest.raises(LookupError, match="claimed conversation"):
+        Conversation.from_config({"configurable": {"conversation_id": "c1"}})
+
+
+def _step_turn(question: str, code: str, step: dict, answer: str) -> list:
+    call = {"name": PYTHON_TOOL, "args": {"python_code": code}, "id": "call-1"}
+    return [
+        HumanMessage(question),
+        AIMessage("", tool_calls=[call]),
+        ToolMessage(tool_content(step, 8000), tool_call_id="call-1", artifact=step),
+        mark_answer(AIMessage(answer), "python"),
+    ]
+
+
+def test_claims_turns_titles_and_forgetting_on_sqlite(tmp_path):
+    step = {"status": "Success", "result": 42, "stdout": "", "stderr": "", "images": ["iVBO"]}
+
+    async def scenario() -> dict:
+        conversations = build_conversations(Settings(_env_file=None, data_dir=tmp_path))
+        await conversations.start()
+        try:
+            mine = await conversations.claim("alice", "c1")
+            await conversations.save(mine, _step_turn("What is 6 * 7?", "6 * 7", step, "42"))
+            await conversations.save(mine, [HumanMessage("thanks"), AIMessage("welcome")])
+            seen = {
+                "history": await conversations.history(mine),
+                "listed": await conversations.list_for("alice"),
+                "loaded": await conversations.load(mine),
+                "peek": await conversations.claim("bob", "unused", record=False),
+            }
+            for user, record in (("bob", True), ("bob", False)):
+                with pytest.raises(NotFound):
+                    await conversations.claim(user, "c1", record=record)
+            async with conversations.store.engine.connect() as connection:
+                seen["journal"] = await connection.scalar(text("PRAGMA journal_mode"))
+            await conversations.forget(mine)
+            seen["freed"] = await conversations.claim("bob", "c1")
+            return seen
+        finally:
+            await conversations.close()
+
+    seen = run_async(scenario())
+    shown = seen["history"]
+    assert shown["title"] == "What is 6 * 7?"
+    assert [m["role"] for m in shown["messages"]] == ["user", "assistant"] * 2
+    assert shown["messages"][1] == {
+        "role": "assistant",
+        "content": "42",
+        "route": "python",
+        "steps": [{"index": 0, "code": "6 * 7", **step}],
+    }
+    assert [c["id"] for c in seen["listed"]] == ["c1"] and seen["listed"][0]["updated_at"]
+    assert len(seen["loaded"]) == 6 and seen["journal"] == "wal"
+    assert seen["peek"].user == "bob" and seen["freed"].user == "bob"
+
+
+def test_the_model_is_shown_the_latest_whole_turns_that_fit():
+    turns = [
+        [HumanMessage(f"question {turn}"), AIMessage(f"answer {turn}: " + "words " * 20)]
+        for turn in range(200)
+    ]
+    memory = Memory(open_saver=None, max_tokens=1000)  # type: ignore[arg-type]
+    shown = memory.bounded([message for turn in turns for message in turn])
+
+    assert count_tokens_approximately(shown) <= 1000
+    assert shown[-1].text.startswith("answer 199") and isinstance(shown[0], HumanMessage)
+    assert 20 < len(shown) < 100
+
+
+def test_a_long_output_reaches_the_model_shortened_with_a_note():
+    step = {"result": "'" + "x" * 1_000_000 + "'", "stdout": "a" * 3000, "stderr": ""}
+    content = json.loads(tool_content(step, max_chars=8000))
+
+    assert len(json.dumps(content)) < 8000 + 500
+    assert content["stdout"] == "a" * 3000  # short enough: kept whole
+    assert content["result"].startswith("'xxx") and content["result"].endswith("xxx'")
+    assert "995,0" in content["result"] and "TOOL_RESULT_MAX_CHARS" in content["result"]
+
+
+def test_images_are_counted_for_the_model_not_sent():
+    content = json.loads(tool_content({"result": "", "images": ["iVBO" * 1000]}, 8000))
+    assert content["images"] == "1 image(s) shown to the user"
+    assert "iVBO" not in json.dumps(content)
+
+
+def test_the_page_reads_stopped_and_failed_turns_from_the_messages():
+    call = {"name": PYTHON_TOOL, "args": {"python_code": "sleep()"}, "id": "call-9"}
+    error = {"status_code": 502, "message": "the model did not answer"}
+    messages = [
+        HumanMessage("sleep"),
+        AIMessage("Sleeping.", tool_calls=[call]),
+        stopped_result("call-9"),
+        mark_answer(AIMessage(" (stopped)"), "python"),
+        HumanMessage("again"),
+        mark_answer(AIMessage(""), None, error),
+    ]
+    stopped, failed = page_messages(messages)[1], page_messages(messages)[3]
+
+    assert stopped["content"] == "Sleeping. (stopped)"
+    assert stopped["steps"] == [{"index": 0, "code": "sleep()", "status": "stopped"}]
+    assert failed == {
+        "role": "assistant",
+        "content": "",
+        "route": "chat",
+        "steps": [],
+        "error": error,
+    }
