@@ -2,8 +2,9 @@
 
 ROUTER_PROMPT = """Decide how to answer the user's latest message.
 Answer "python" when it needs computation: arithmetic, math, statistics, data analysis,
-working with uploaded files, plots, running or checking code, or a follow-up about an earlier
-computed result ("what's the square root of that?").
+working with uploaded files, plots, running or checking code, questions about the current time,
+date or calendar (you have no clock; Python's datetime in the session has), or a follow-up about
+an earlier computed result ("what's the square root of that?").
 Answer "chat" for everything else: greetings, explanations, opinions, writing and questions
 that need no calculation."""
 

@@ -1,5 +1,6 @@
 """Choose the chat model from the settings: Azure OpenAI, OpenAI-compatible, or offline."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,7 +22,9 @@ __all__ = [
     "install_model_error_handler",
     "model_error",
     "model_errors",
+    "model_name",
 ]
+log = logging.getLogger(__name__)
 
 
 def describe_model(settings: Settings) -> str:
@@ -33,9 +36,25 @@ def describe_model(settings: Settings) -> str:
     return "offline"
 
 
+def model_name(settings: Settings) -> str:
+    """The model as a person would name it: the deployment or model, and where it runs."""
+    kind = describe_model(settings)
+    if kind == "azure":
+        return f"{settings.azure_openai_deployment} (Azure OpenAI)"
+    if kind == "openai":
+        return f"{settings.openai_model} ({settings.openai_base_url or 'OpenAI'})"
+    return "offline model (no language model configured: arithmetic and the clock only)"
+
+
 def build_chat_model(settings: Settings) -> BaseChatModel:
     """The chat model the settings select; no network call happens here."""
     kind = describe_model(settings)
+    # The offline mode is a warning: nothing answers in words until a model is configured.
+    log.log(
+        logging.WARNING if kind == "offline" else logging.INFO,
+        "chat model: %s",
+        model_name(settings),
+    )
     if kind == "azure":
         return _build_azure(settings)
     if kind == "openai":

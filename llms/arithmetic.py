@@ -3,8 +3,9 @@
 import ast
 import re
 
-_NUM = r"\d+(?:\.\d+)?"
-_OPERAND = rf"(?:{_NUM}|\([^()]*\))"
+# 25, 0.5, .5, 1.5e3, 1e-9: scientific notation included, so "1e308" is one number.
+NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)(?:e[-+]?\d+)?"
+_OPERAND = rf"(?:{NUMBER}|\([^()]*\))"
 _FOLLOW_UP = re.compile(r"\b(?:that|it|this|the result|the answer|the previous result)\b")
 _WORD_OPERATORS = [
     (r"\bmultiplied by\b|\btimes\b", "*"),
@@ -22,11 +23,12 @@ _PHRASES = [
     (rf"({_OPERAND})\s*squared\b", r"\1 ** 2"),
     (rf"({_OPERAND})\s*cubed\b", r"\1 ** 3"),
     (rf"({_OPERAND})\s*(?:raised\s+)?to the (?:power of\s*)?({_OPERAND})(?:th)?", r"\1 ** \2"),
-    (rf"({_NUM})\s*(?:%|percent)\s*of\s*({_OPERAND})", r"(\1 / 100 * \2)"),
-    (rf"({_NUM})\s*(?:%|percent)", r"(\1 / 100)"),
-    (rf"({_NUM})\s*x\s*({_NUM})", r"\1 * \2"),
+    (rf"({NUMBER})\s*(?:%|percent)\s*of\s*({_OPERAND})", r"(\1 / 100 * \2)"),
+    (rf"({NUMBER})\s*(?:%|percent)", r"(\1 / 100)"),
+    (rf"({NUMBER})\s*x\s*({NUMBER})", r"\1 * \2"),
 ]
-_CANDIDATE = re.compile(r"(?:math\.sqrt|[\d.\s+\-*/()])+")
+# A run of numbers, operators, brackets and math.sqrt: the arithmetic left in the sentence.
+_CANDIDATE = re.compile(rf"(?:math\.sqrt|{NUMBER}|[\s+\-*/()])+")
 _ALLOWED_NODES = (
     ast.Expression,
     ast.BinOp,
@@ -56,18 +58,30 @@ def to_python_expression(text: str, previous: str | None = None) -> str | None:
         normalized = _FOLLOW_UP.sub(f"({previous})", normalized)
     for pattern, replacement in _WORD_OPERATORS + _PHRASES:
         normalized = re.sub(pattern, replacement, normalized)
-    candidates = [c.strip() for c in _CANDIDATE.findall(normalized)]
+    candidates = [c.group().strip() for c in _CANDIDATE.finditer(normalized)]
     for candidate in sorted(candidates, key=len, reverse=True):
         expression = _clean(candidate)
         if expression and _is_arithmetic(expression):
-            return ast.unparse(ast.parse(expression, mode="eval"))  # without spare parentheses
+            return _without_spare_parentheses(expression)
     return None
 
 
 def _clean(candidate: str) -> str:
-    expression = re.sub(r"\s+", " ", candidate).strip(" .")
-    expression = re.sub(r"^[*/+]+|[*/+\-]+$", "", expression).strip()
+    expression = re.sub(r"\s+", " ", candidate).strip().rstrip(".")
+    expression = re.sub(r"^\.(?!\d)|^[*/+]+|[*/+\-]+$", "", expression).strip()
     return expression
+
+
+def _without_spare_parentheses(expression: str) -> str:
+    """`expression` as Python writes it back (math.sqrt(21175), not math.sqrt((21175))), with
+    each number as the user wrote it (1.5e3 stays 1.5e3)."""
+    tree = ast.parse(expression, mode="eval")
+
+    class AsWritten(ast.NodeTransformer):
+        def visit_Constant(self, node: ast.Constant) -> ast.AST:
+            return ast.Name(id=ast.get_source_segment(expression, node) or repr(node.value))
+
+    return ast.unparse(AsWritten().visit(tree))
 
 
 def _is_arithmetic(expression: str) -> bool:

@@ -1,9 +1,12 @@
-"""The offline model: a deterministic chat model that turns arithmetic into Python tool calls."""
+"""The offline model: a deterministic chat model that turns arithmetic and clock questions into
+Python tool calls, and says plainly what it cannot do."""
 
+import ast
 import json
 import re
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -17,25 +20,62 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from llms.arithmetic import mentions_previous_result, to_python_expression
+from llms.arithmetic import NUMBER, mentions_previous_result, to_python_expression
+from llms.clock import clock_question
 
 LABEL = "[offline model]"
-HELP_TEXT = (
-    f"{LABEL} No language model is configured, so I can only run arithmetic for you "
-    "(for example: what is 25 * 847? then: what's the square root of that?). "
+CONFIGURE = (
     "To talk to a real model, set AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_DEPLOYMENT "
     "(Azure OpenAI), or OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL (any "
     "OpenAI-compatible server) in .env, then restart the service."
 )
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+HELP_TEXT = (
+    f"{LABEL} No language model is configured, so I can only run arithmetic and read the "
+    "clock for you (for example: what is 25 * 847? then: what's the square root of that? "
+    f"or: what time is it?). {CONFIGURE}"
+)
+CANNOT = "I cannot answer “{part}”: no language model is configured (see the README)."
+NO_EARLIER_RESULT = (
+    "There is no earlier result in this conversation for “{part}” to refer to; "
+    "ask for a calculation first (for example: what is 25 * 847?)."
+)
+OUT_OF_RANGE = " (beyond the range of floating-point numbers)"
+# An earlier answer of this model that states a result: "... 25 * 847 = 21175".
+_STATED_RESULT = re.compile(rf"= (-?{NUMBER})(?![\w.])")
+# Where one request ends and the next begins: "25 * 847? Also, what time is it?"
+_PART_BREAK = re.compile(
+    r"(?<=[?!;])\s+|(?<=[^\d\s]\.)\s+|\s*\b(?:and )?also\b,?\s*"
+    r"|,?\s+and\s+(?=(?:what|how|which|when|tell|give|show)\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Task:
+    """One part of the user's message that Python answers: its code, and how to word the
+    answer from the tool's output."""
+
+    code: str
+    answer: Callable[[dict], str]
+
+
+@dataclass
+class Plan:
+    tasks: list[Task] = field(default_factory=list)
+    # Sentences about the other parts: those that refer to a result there is none of yet,
+    # and those only a language model could answer.
+    no_result: list[str] = field(default_factory=list)
+    unanswered: list[str] = field(default_factory=list)
 
 
 class OfflineChatModel(BaseChatModel):
-    """Not a language model: it recognises arithmetic and otherwise explains how to configure one.
+    """Not a language model: it recognises arithmetic and clock questions, and otherwise
+    explains how to configure one.
 
-    With a tool that takes `python_code` bound, arithmetic in the last user message becomes
-    a call to that tool; with a schema that has a `route` field bound (structured output),
-    it chooses "python" for arithmetic and "chat" otherwise. Every answer names the model.
+    With a tool that takes `python_code` bound, each recognised part of the last user message
+    becomes a call to that tool; with a schema that has a `route` field bound (structured
+    output), it chooses "python" when there is such a part and "chat" otherwise. Every answer
+    names the model.
     """
 
     @property
@@ -71,26 +111,35 @@ class OfflineChatModel(BaseChatModel):
         functions = [tool["function"] for tool in tools]
         route_schema = _find(functions, "route")
         python_tool = _find(functions, "python_code")
-        if route_schema:
-            return _tool_call(route_schema["name"], {"route": _route(messages)})
         if python_tool and isinstance(messages[-1], ToolMessage):
             return AIMessage(content=_report(messages))
-        expression = _expression(messages)
-        if python_tool and expression:
-            return _tool_call(python_tool["name"], {"python_code": _code(expression)})
+        plan = _plan(messages)
+        if route_schema:
+            return _tool_calls(route_schema["name"], [{"route": _route(plan)}])
+        if python_tool and plan.tasks:
+            return _tool_calls(python_tool["name"], [{"python_code": t.code} for t in plan.tasks])
+        if plan.no_result and not plan.tasks:
+            return AIMessage(content=f"{LABEL} {' '.join(plan.no_result)}")
         return AIMessage(content=HELP_TEXT)
 
 
-def _find(functions: list[dict], field: str) -> dict | None:
+def _route(plan: Plan) -> str:
+    return "python" if plan.tasks else "chat"
+
+
+def _find(functions: list[dict], field_name: str) -> dict | None:
     for function in functions:
-        if field in function.get("parameters", {}).get("properties", {}):
+        if field_name in function.get("parameters", {}).get("properties", {}):
             return function
     return None
 
 
-def _tool_call(name: str, args: dict) -> AIMessage:
-    call = {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
-    return AIMessage(content="", tool_calls=[call])
+def _tool_calls(name: str, calls: list[dict]) -> AIMessage:
+    tool_calls = [
+        {"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}", "type": "tool_call"}
+        for args in calls
+    ]
+    return AIMessage(content="", tool_calls=tool_calls)
 
 
 def _as_chunks(message: AIMessage) -> list[dict]:
@@ -100,65 +149,155 @@ def _as_chunks(message: AIMessage) -> list[dict]:
     ]
 
 
-def _last_user_text(messages: list[BaseMessage]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            return message.text
-    return ""
+# ---- understanding the request -------------------------------------------------------------
 
 
-def _previous_result(messages: list[BaseMessage]) -> str | None:
-    """The last number the conversation produced: a tool result or an earlier answer."""
-    seen_user = False
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            seen_user = True
-        elif seen_user and isinstance(message, ToolMessage | AIMessage):
-            numbers = _NUMBER.findall(_result_text(message))
-            if numbers:
-                return numbers[-1]
+def _plan(messages: list[BaseMessage]) -> Plan:
+    """What Python can answer in the last user message, and sentences about the rest."""
+    last = _last_user_index(messages)
+    if last is None:
+        return Plan()
+    text = messages[last].text
+    previous = _previous_result(messages[:last])
+    plan = Plan()
+    for part in _parts(text):
+        question = clock_question(part)
+        if question:
+            plan.tasks.append(Task(question.code, _clock_answer(question.answer)))
+        expression = to_python_expression(
+            part, previous if mentions_previous_result(part) else None
+        )
+        if expression:
+            plan.tasks.append(_arithmetic(expression))
+        elif not question:
+            _explain_unanswered(plan, part, previous)
+    return plan
+
+
+def _explain_unanswered(plan: Plan, part: str, previous: str | None) -> None:
+    refers_back = mentions_previous_result(part) and previous is None
+    if refers_back and to_python_expression(part, "1"):
+        plan.no_result.append(NO_EARLIER_RESULT.format(part=part))
+    elif len(part.split()) > 2:  # not a greeting or a "thanks"
+        plan.unanswered.append(CANNOT.format(part=part))
+
+
+def _parts(text: str) -> list[str]:
+    """The message split into its requests, each without trailing punctuation."""
+    pieces = (p.strip(" ,.?!;") for p in _PART_BREAK.split(text.strip()) if p)
+    return [p for p in pieces if p]
+
+
+def _last_user_index(messages: list[BaseMessage]) -> int | None:
+    for index in range(len(messages) - 1, -1, -1):
+        if isinstance(messages[index], HumanMessage):
+            return index
     return None
 
 
-def _result_text(message: BaseMessage) -> str:
-    if isinstance(message, ToolMessage):
-        return str(_parse_tool_output(message.text).get("result", ""))
-    return message.text
+def _previous_result(messages: list[BaseMessage]) -> str | None:
+    """The last number computed earlier in the conversation: a tool's numeric result, or the
+    result stated in one of this model's answers. Never a number quoted in other text (such as
+    the example in the help message)."""
+    for message in reversed(messages):
+        if isinstance(message, ToolMessage):
+            result = _number(_tool_output(message).get("result"))
+        elif isinstance(message, AIMessage):
+            stated = _STATED_RESULT.findall(message.text)
+            result = stated[-1] if stated else None
+        else:
+            continue
+        if result is not None:
+            return result
+    return None
 
 
-def _expression(messages: list[BaseMessage]) -> str | None:
-    text = _last_user_text(messages)
-    previous = _previous_result(messages) if mentions_previous_result(text) else None
-    return to_python_expression(text, previous)
+def _number(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str) and re.fullmatch(rf"-?{NUMBER}", value.strip()):
+        return value.strip()
+    return None
 
 
-def _route(messages: list[BaseMessage]) -> str:
-    return "python" if _expression(messages) else "chat"
+# ---- answering from the tool's output ------------------------------------------------------
 
 
-def _code(expression: str) -> str:
+def _arithmetic(expression: str) -> Task:
     prefix = "import math\n" if "math." in expression else ""
+
+    def answer(output: dict) -> str:
+        result = output.get("result")
+        note = OUT_OF_RANGE if str(result) in ("inf", "-inf", "nan") else ""
+        return f"{expression} = {result}{note}"
+
     # Keeping `result` in the session lets later code build on it.
-    return f"{prefix}result = {expression}\nresult"
+    return Task(f"{prefix}result = {expression}\nresult", answer)
 
 
-def _parse_tool_output(text: str) -> dict:
+def _clock_answer(template: str) -> Callable[[dict], str]:
+    def answer(output: dict) -> str:
+        value = _plain(output.get("result")) or str(output.get("stdout", "")).rstrip()
+        return template.format(value=value)
+
+    return answer
+
+
+def _plain(result: Any) -> str:
+    """A result as text: a string's repr ('12:00 UTC') read back as the string itself."""
+    if result in ("", None):
+        return ""
+    if isinstance(result, str):
+        try:
+            value = ast.literal_eval(result)
+        except (ValueError, SyntaxError):
+            return result
+        return value if isinstance(value, str) else result
+    return str(result)
+
+
+def _tool_output(message: ToolMessage) -> dict:
+    """The run's result, stdout, stderr (and the tool's note), from the artifact or the text."""
+    parsed: Any
     try:
-        parsed = json.loads(text)
+        parsed = json.loads(message.text)
     except ValueError:
-        return {"result": text}
-    return parsed if isinstance(parsed, dict) else {"result": parsed}
+        parsed = {"result": message.text}
+    output = parsed if isinstance(parsed, dict) else {"result": parsed}
+    if isinstance(message.artifact, dict):
+        output = {**output, **{k: v for k, v in message.artifact.items() if k != "images"}}
+    return output
+
+
+def _failed(output: dict) -> bool:
+    if "status" in output:
+        return output["status"] not in ("Success", "Succeeded")
+    return bool(output.get("stderr")) and output.get("result") in ("", None)
 
 
 def _report(messages: list[BaseMessage]) -> str:
-    output = _parse_tool_output(messages[-1].text)
-    note = f"{output['note']} " if output.get("note") else ""
-    if output.get("stderr"):
-        last_line = str(output["stderr"]).strip().splitlines()[-1:]
-        return f"{LABEL} {note}The code failed: {' '.join(last_line)}"
-    expression = _expression(messages[:-2]) if len(messages) > 2 else None
-    result = output.get("result")
-    if result in ("", None):
-        return f"{LABEL} {note}The code ran and printed: {str(output.get('stdout', '')).strip()}"
-    shown = f"{expression} = {result}" if expression else f"The result is {result}"
-    return f"{LABEL} {note}{shown}"
+    """The answer once the tool calls of the last model message have run."""
+    call_index = max(i for i, m in enumerate(messages) if isinstance(m, AIMessage) and m.tool_calls)
+    outputs = {
+        m.tool_call_id: _tool_output(m)
+        for m in messages[call_index + 1 :]
+        if isinstance(m, ToolMessage)
+    }
+    plan = _plan(messages[:call_index])
+    calls = messages[call_index].tool_calls
+    notes, sentences = [], []
+    for index, call in enumerate(calls):
+        output = outputs.get(call["id"], {})
+        if output.get("note") and output["note"] not in notes:
+            notes.append(output["note"])
+        if _failed(output):
+            last_line = str(output["stderr"]).strip().splitlines()[-1:]
+            sentences.append(f"The code failed: {' '.join(last_line)}")
+        elif index < len(plan.tasks):
+            sentences.append(plan.tasks[index].answer(output))
+        else:
+            sentences.append(f"The result is {output.get('result')}")
+    body = "\n\n".join([*sentences, *plan.no_result, *plan.unanswered])
+    return f"{LABEL} {' '.join(notes)}{' ' if notes else ''}{body}"

@@ -1,12 +1,17 @@
 """The configuration `make run` uses: no model configured (offline model), the pool supervised."""
 
+import logging
 import os
+import re
 import signal
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from llms import build_chat_model
+from settings import Settings
 from tests.service.conftest import run_service
 from tests.service.helpers import config, new_id, pool_pid
 
@@ -45,6 +50,80 @@ def test_offline_model_computes_and_follows_up(offline_service):
     assert first["route"] == "python" and first["steps"][0]["result"] == 21175
     assert first["output"] == "[offline model] 25 * 847 = 21175"
     assert second["output"].startswith("[offline model] math.sqrt(21175) = 145.51")
+
+
+def test_the_original_samples_three_flows(offline_service):
+    chat = offline_service.remote("/chat")
+    conversation = new_id()
+    product = chat.invoke({"message": "What is 25 * 847?"}, config(conversation))
+    root = chat.invoke({"message": "What's the square root of that?"}, config(conversation))
+    clock = chat.invoke({"message": "What time is it right now?"}, config(conversation))
+
+    assert "21175" in product["output"]
+    assert re.search(r"= 145\.5\d*$", root["output"])
+    assert clock["route"] == "python" and "datetime" in clock["steps"][0]["code"]
+    told = re.search(r"The current time is (\d\d:\d\d:\d\d) UTC", clock["output"])
+    assert told, clock["output"]
+    # The session's clock, not a made-up time: within a few minutes of this machine's.
+    now = datetime.now(UTC)
+    said = datetime.combine(now.date(), datetime.strptime(told[1], "%H:%M:%S").time(), UTC)
+    assert min(abs(said - now + timedelta(days=d)) for d in (-1, 0, 1)) < timedelta(minutes=5)
+
+
+def test_that_never_refers_to_the_help_messages_example(offline_service):
+    chat = offline_service.remote("/chat")
+    conversation = new_id()
+    hello = chat.invoke({"message": "hello"}, config(conversation))
+    follow_up = chat.invoke({"message": "What's the square root of that?"}, config(conversation))
+
+    assert "25 * 847" in hello["output"]  # the help's own example
+    assert follow_up["route"] == "chat" and not follow_up["steps"]
+    assert "847" not in follow_up["output"].split("for example")[0]
+    assert "no earlier result" in follow_up["output"]
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "answer"),
+    [
+        ("What is 1.5e3 * 2?", "1.5e3 * 2", "1.5e3 * 2 = 3000.0"),
+        ("What is 1e308 * 10", "1e308 * 10", "1e308 * 10 = inf (beyond the range"),
+    ],
+)
+def test_scientific_notation_is_one_number(offline_service, message, code, answer):
+    result = offline_service.remote("/chat").invoke({"message": message})
+
+    assert code in result["steps"][0]["code"]
+    assert result["output"].startswith(f"[offline model] {answer}")
+
+
+def test_two_requests_in_one_message_are_both_answered(offline_service):
+    result = offline_service.remote("/chat").invoke({"message": "25 * 847? Also what time is it?"})
+
+    assert [step["status"] for step in result["steps"]] == ["Success", "Success"]
+    assert "25 * 847 = 21175" in result["output"]
+    assert "The current time is" in result["output"]
+
+
+def test_the_part_it_cannot_do_is_named_not_dropped(offline_service):
+    result = offline_service.remote("/chat").invoke({"message": "25 * 847? Also tell me a joke"})
+
+    assert "25 * 847 = 21175" in result["output"]
+    assert "I cannot answer “tell me a joke”: no language model is configured" in result["output"]
+
+
+def test_date_questions_run_python(offline_service):
+    result = offline_service.remote("/chat").invoke({"message": "What's the date today?"})
+
+    assert result["route"] == "python" and "datetime" in result["steps"][0]["code"]
+    days = [datetime.now(UTC) + timedelta(days=d) for d in (-1, 0, 1)]  # near midnight
+    assert any(f"Today is {day:%A %d %B %Y}." in result["output"] for day in days), result["output"]
+
+
+def test_the_start_up_log_names_the_model(caplog):
+    with caplog.at_level(logging.INFO, logger="llms"):
+        build_chat_model(Settings(_env_file=None))
+
+    assert "chat model: offline model (no language model configured" in caplog.text
 
 
 def test_offline_model_explains_how_to_configure_a_model(offline_service):
