@@ -139,6 +139,12 @@ async def download_file(name: str, conversation: PathConversation, svc: AppServi
     )
 
 
+@conversations.delete("/{conversation_id}/files/{name}", status_code=204)
+async def delete_file(name: str, conversation: PathConversation, svc: AppServices) -> None:
+    """Remove a file from /mnt/data of the conversation's session."""
+    await svc.pool_client.delete_file(conversation.session_id, _file_name(name))
+
+
 router.include_router(conversations)
 
 

@@ -5,10 +5,8 @@ touches this file alone. The plain routes are in `api.py`.
 """
 
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.staticfiles import StaticFiles
 from langchain_core.runnables import ConfigurableFieldSpec, Runnable, RunnableBinding
 from langserve import add_routes
 from pydantic import SecretStr
@@ -18,13 +16,12 @@ from agents.schemas import AgentInput, AgentOutput
 from chains import ChatOutput, chat_input_model
 from errors import install_error_handlers
 from llms import install_model_error_handler
+from pages import install_pages
 from security.guards import build_guards, install_security_middleware, run_slot
-from security.signin import SignedInOnly, install_signin
 from settings import Settings
 from telemetry import install_telemetry
 from wiring import build_services
 
-WEB_DIR = Path(__file__).resolve().parent / "web"
 # Uploads may exceed MAX_REQUEST_BYTES up to MAX_UPLOAD_BYTES, plus room for the multipart framing.
 UPLOAD_PATH = r"/conversations/[^/]+/files$"
 MULTIPART_OVERHEAD = 64 * 1024
@@ -44,7 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await svc.stop()
 
-    app = FastAPI(title="Code-interpreter agent", lifespan=lifespan)
+    # /docs and /redoc come from pages.py, with vendored assets instead of a CDN's.
+    app = FastAPI(title="Code-interpreter agent", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = svc
     app.state.guards = guards
     install_telemetry(app, settings)
@@ -60,9 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _publish(app, "/chat", svc.chat.with_types(input_type=chat_input, output_type=ChatOutput))
     _publish(app, "/agent", svc.agent.with_types(input_type=AgentInput, output_type=AgentOutput))
     app.include_router(api.router)
-    install_signin(app, WEB_DIR / "signin")
-    page = StaticFiles(directory=WEB_DIR, html=True, check_dir=False)
-    app.mount("/ui", SignedInOnly(page, guards.authenticate), name="ui")
+    install_pages(app)
     return app
 
 

@@ -31,8 +31,9 @@ def encodable(value: Any) -> Any:
 class AgentInput(BaseModel):
     """The agent's state: the conversation so far, ending with the user's message."""
 
+    # LangServe's chat widget: the playground opens with a message to type, and adds the answer.
     messages: list[AnyMessage] = Field(
-        json_schema_extra={"widget": {"type": "chat", "input": "messages"}}
+        json_schema_extra={"extra": {"widget": {"type": "chat", "input": "messages"}}}
     )
 
     @field_validator("messages", mode="before")

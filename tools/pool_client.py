@@ -30,6 +30,10 @@ class PoolClient:
     async def download(self, session: str, name: str) -> httpx.Response:
         return await self._call("GET", f"files/content/{quote(name)}", session)
 
+    async def delete_file(self, session: str, name: str) -> None:
+        # The 2024-02-02-preview files API has no delete; later versions have it (Azure too).
+        await self._call("DELETE", f"files/{quote(name)}", session, api_version=SESSION_API_VERSION)
+
     async def delete_session(self, session: str) -> None:
         await self._call("DELETE", "session", session, api_version=SESSION_API_VERSION)
 

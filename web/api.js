@@ -1,4 +1,4 @@
-// Calls to the service: the stored bearer key, JSON errors made readable, LangServe's event stream.
+// Calls to the service: the stored bearer key, errors in plain words, LangServe's event stream.
 
 const KEY_STORAGE = "code-interpreter.api-key";
 
@@ -6,9 +6,12 @@ const KEY_STORAGE = "code-interpreter.api-key";
 const BASE = location.pathname.replace(/\/ui(\/.*)?$/, "");
 
 export class ApiError extends Error {
-  constructor(message, status) {
+  /** `status` 0: the service did not answer. `rejected`: the request was refused before any
+   *  work started (bad input, too many requests), so it can be corrected and sent again. */
+  constructor(message, status, { rejected = false } = {}) {
     super(message);
     this.status = status;
+    this.rejected = rejected;
   }
 }
 
@@ -30,6 +33,8 @@ function headers(extra = {}) {
   return key ? { ...extra, Authorization: `Bearer ${key}` } : extra;
 }
 
+export const UNREACHABLE = "The service did not answer: it may have stopped, or the network is down. Try again once it is back.";
+
 /** fetch() with the key; a network failure or a 4xx/5xx answer becomes an ApiError. */
 export async function request(path, { method = "GET", json, body, signal } = {}) {
   const init = { method, signal, headers: headers(json === undefined ? {} : { "Content-Type": "application/json" }) };
@@ -40,7 +45,7 @@ export async function request(path, { method = "GET", json, body, signal } = {})
     response = await fetch(url(path), init);
   } catch (err) {
     if (err.name === "AbortError") throw err;
-    throw new ApiError("The service is unavailable: the server did not answer.", 0);
+    throw new ApiError(UNREACHABLE, 0);
   }
   if (!response.ok) throw await errorFrom(response);
   return response;
@@ -54,29 +59,42 @@ async function errorFrom(response) {
   let detail;
   try {
     const body = await response.json();
-    detail = describe(body.detail ?? body.message ?? body);
+    detail = body.detail ?? body.message ?? body;
   } catch {
-    detail = response.statusText || "no details";
+    detail = response.statusText || "";
   }
-  return new ApiError(messageFor(response.status, detail), response.status);
+  const status = response.status;
+  return new ApiError(messageFor(status, detail), status, { rejected: status === 422 || status === 413 || status === 429 });
 }
 
+/** FastAPI's validation errors as a person would say them. */
 export function describe(detail) {
   if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) return detail.map((d) => d.msg || JSON.stringify(d)).join("; ");
+  if (Array.isArray(detail)) return detail.map(plainValidationError).join("; ");
   return JSON.stringify(detail);
 }
 
-export function messageFor(status, detail) {
+function plainValidationError(error) {
+  const limit = error.ctx?.max_length ?? error.ctx?.limit_value;
+  if (error.type === "string_too_long" && limit) {
+    return `the message is longer than the limit of ${Number(limit).toLocaleString("en")} characters`;
+  }
+  if (error.type === "string_too_short" || error.type === "missing") return "the message is empty";
+  return error.msg || JSON.stringify(error);
+}
+
+export function messageFor(status, rawDetail) {
+  const detail = describe(rawDetail);
   if (status === 401 || status === 403) {
-    return `Not authorised (${status}): ${detail}. Sign in again (reload the page) or enter an API key under Settings.`;
+    return `You are not signed in, or your key was refused (${status}): ${detail}. Reload the page to sign in again.`;
   }
-  if (status === 413) return `The file is too large (413): ${detail}`;
-  if (status === 429) return `Too many requests (429): ${detail}. Wait a moment, then try again.`;
-  if (status === 502 || status === 503 || status === 504) {
-    return `A backend is unavailable (${status}): ${detail}`;
-  }
-  if (status >= 500) return `The service failed (${status}): ${detail}`;
+  if (status === 404) return `Not found: ${detail}.`;
+  if (status === 413) return `Too large (413): ${detail}.`;
+  if (status === 422) return `The service did not accept this: ${detail}.`;
+  if (status === 429) return `Too many requests right now (429): ${detail}. Wait a moment, then try again.`;
+  if (status === 502) return `The model did not answer (502): ${detail}. Try again in a moment.`;
+  if (status === 503 || status === 504) return `A backend is unavailable (${status}): ${detail}. Try again in a moment.`;
+  if (status >= 500) return `The service failed (${status}) and logged the cause. Try again; if it keeps failing, the service log says why.`;
   return `${detail} (${status})`;
 }
 
@@ -100,7 +118,7 @@ export async function* streamEvents(path, payload, signal) {
   }
 }
 
-function parseEvent(block) {
+export function parseEvent(block) {
   let event = "message";
   const data = [];
   for (const line of block.split(/\r?\n/)) {

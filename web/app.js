@@ -1,19 +1,71 @@
-// The chat page: conversations in the URL, answers streamed from /chat/stream, stop, settings.
+// The chat page: conversations in the URL, answers streamed from /chat/stream, runs that go on
+// while another conversation is open, stop, theme, shortcuts.
 
-import { ApiError, apiKey, getJSON, request, setApiKey } from "./api.js";
+import { ApiError, apiKey, getJSON, request, setApiKey, url } from "./api.js";
+import { Composer } from "./composer.js";
+import { ConversationList } from "./conversations.js";
+import { actionButton, el } from "./dom.js";
 import { FileShelf } from "./files.js";
-import { AssistantView, el, userMessage } from "./render.js";
+import { markdownReady } from "./markdown.js";
+import { AssistantView, userMessage } from "./render.js";
 import { streamTurn } from "./turn.js";
 
 const $ = (id) => document.getElementById(id);
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const THEME_STORAGE = "code-interpreter.theme";
+// How long Stop waits for the interrupted code's own result (what it printed so far).
+const STOP_GRACE_MS = 5000;
 
-const state = { id: "", controller: null, interrupted: false };
+const EXAMPLES = {
+  offline: ["What is 25 * 847?", "What is 2 to the power of 64?", "What time is it right now?", "Show me this month's calendar"],
+  model: [
+    "Plot sin(x) and cos(x) from 0 to 2π",
+    "What is 25 * 847? Then take its square root.",
+    "Simulate 10,000 rolls of two dice and chart the totals",
+    "Explain Bayes' theorem with a formula and a small worked example",
+  ],
+};
+
+const SHORTCUTS = [
+  ["Enter", "Send the message"],
+  ["Shift + Enter", "New line in the message"],
+  ["Esc", "Stop the answer being written"],
+  ["Shift + Esc", "Go to the message box"],
+  ["Ctrl + Shift + O", "New conversation"],
+  ["Ctrl + K", "Search conversations"],
+  ["Ctrl + Shift + C", "Copy the last answer"],
+  ["Ctrl + /", "Show these shortcuts"],
+];
+
+const state = {
+  id: "",
+  info: null,
+  // Answers still being written, by conversation: they go on while another one is open.
+  runs: new Map(),
+};
+
+const composer = new Composer({
+  form: $("composer"),
+  box: $("message"),
+  counter: $("counter"),
+  problem: $("composer-problem"),
+  send: $("send"),
+  stop: $("stop"),
+});
 const files = new FileShelf({
   list: $("file-list"),
   status: $("upload-status"),
   conversation: () => state.id,
   alert: (message, err) => showAlert(`${message} ${explain(err)}`),
+});
+const list = new ConversationList({
+  nav: $("conversation-list"),
+  empty: $("no-match"),
+  handlers: {
+    open: (id) => openConversation(id, { push: true }),
+    rename: renameConversation,
+    remove: deleteConversation,
+  },
 });
 
 function newId() {
@@ -45,7 +97,6 @@ function showAlert(message) {
 }
 
 function explain(err) {
-  if (err.status === 401 || err.status === 403) $("settings").open = true;
   return err instanceof ApiError ? err.message : `Unexpected error: ${err.message || err}`;
 }
 
@@ -55,27 +106,65 @@ function scrollToEnd() {
 }
 
 function clearMessages() {
-  $("messages").replaceChildren($("empty-hint") || el("p"));
-  $("empty-hint").hidden = false;
+  $("messages").replaceChildren($("empty"));
+  $("empty").hidden = false;
 }
 
-function addToLog(node) {
-  $("empty-hint").hidden = true;
-  $("messages").append(node);
+function addToLog(...nodes) {
+  $("empty").hidden = true;
+  $("messages").append(...nodes);
   scrollToEnd();
 }
 
-// ---- conversations ------------------------------------------------------------------------
+// ---- what the service runs -------------------------------------------------------------------
 
-async function openConversation(id, { push = false } = {}) {
-  abortTurn();
+async function loadInfo() {
+  try {
+    state.info = await getJSON("/info");
+  } catch (err) {
+    showAlert(`Could not ask the service about its model. ${explain(err)}`);
+    return;
+  }
+  const { model, max_message_chars: limit, sign_in: signIn } = state.info;
+  const offline = model.kind === "offline";
+  const chip = $("model");
+  chip.textContent = offline ? "Offline model" : model.name;
+  chip.title = `Model: ${model.name}`;
+  chip.classList.toggle("offline", offline);
+  chip.hidden = false;
+  $("offline-note").hidden = !offline;
+  $("examples").replaceChildren(...EXAMPLES[offline ? "offline" : "model"].map(exampleButton));
+  composer.setLimit(limit);
+  $("settings").hidden = !signIn;
+  $("signout-form").action = url("/signout");
+}
+
+function exampleButton(text) {
+  const button = el("button", { type: "button", class: "example" }, text);
+  button.addEventListener("click", () => send(text));
+  return button;
+}
+
+// ---- conversations ----------------------------------------------------------------------------
+
+async function openConversation(id, { push = false, fresh = false } = {}) {
   state.id = id;
   setUrl(id, push);
   clearMessages();
   setTitle("New conversation");
   showAlert("");
+  composer.say("");
   closeMenu();
-  await Promise.all([loadHistory(id), files.refresh(), refreshConversations()]);
+  files.clear();
+  const conversations = await refreshConversations();
+  if (id !== state.id) return;
+  const known = conversations?.some((c) => c.id === id);
+  // A new conversation has nothing stored yet: asking would only log a 404.
+  if (!fresh && (known || !conversations)) await Promise.all([loadHistory(id), files.refresh()]);
+  if (id !== state.id) return;
+  const run = state.runs.get(id);
+  if (run) addToLog(run.question, run.view.node); // still being written: show it live
+  composer.setBusy(Boolean(run));
 }
 
 async function loadHistory(id) {
@@ -83,8 +172,7 @@ async function loadHistory(id) {
   try {
     conversation = await getJSON(`/conversations/${encodeURIComponent(id)}`);
   } catch (err) {
-    if (err.status === 404) return; // a new conversation: nothing stored yet
-    showAlert(`Could not load this conversation. ${explain(err)}`);
+    if (err.status !== 404) showAlert(`Could not load this conversation. ${explain(err)}`);
     return;
   }
   if (id !== state.id) return;
@@ -106,24 +194,21 @@ async function refreshConversations() {
     conversations = await getJSON("/conversations");
   } catch (err) {
     showAlert(explain(err));
-    return;
+    return null;
   }
-  $("conversation-list").replaceChildren(...conversations.map(conversationItem));
+  list.show(conversations, state.id);
   const current = conversations.find((c) => c.id === state.id);
   if (current) setTitle(current.title || "Untitled conversation");
+  return conversations;
 }
 
-function conversationItem(conversation) {
-  const title = conversation.title || "Untitled conversation";
-  const open = el(
-    "button",
-    { type: "button", class: "open", "aria-current": conversation.id === state.id ? "page" : null },
-    title,
-  );
-  open.addEventListener("click", () => openConversation(conversation.id, { push: true }));
-  const remove = el("button", { type: "button", class: "delete", "aria-label": `Delete “${title}”` }, "×");
-  remove.addEventListener("click", () => deleteConversation(conversation.id, title));
-  return el("li", {}, open, remove);
+async function renameConversation(id, title) {
+  try {
+    await request(`/conversations/${encodeURIComponent(id)}`, { method: "PATCH", json: { title } });
+  } catch (err) {
+    showAlert(`Could not rename the conversation. ${explain(err)}`);
+  }
+  await refreshConversations();
 }
 
 async function deleteConversation(id, title) {
@@ -134,90 +219,173 @@ async function deleteConversation(id, title) {
     showAlert(explain(err));
     return;
   }
-  if (id === state.id) await openConversation(newId(), { push: true });
+  if (id === state.id) await openConversation(newId(), { push: true, fresh: true });
   else await refreshConversations();
 }
 
-// ---- a turn of the conversation -----------------------------------------------------------
-
-function setBusy(busy) {
-  $("send").hidden = busy;
-  $("stop").hidden = !busy;
-  $("composer").classList.toggle("busy", busy);
-}
+// ---- a turn of the conversation ---------------------------------------------------------------
 
 async function send(text) {
+  if (!text || state.runs.has(state.id)) return;
   showAlert("");
-  addToLog(userMessage(text));
+  composer.say("");
+  const id = state.id;
+  const question = userMessage(text);
   const view = new AssistantView();
+  const run = { question, view, controller: new AbortController(), stopping: null, answer: { output: "", steps: [] } };
+  state.runs.set(id, run);
   view.setBusy(true);
   view.setNote("Thinking…");
-  addToLog(view.node);
-  state.controller = new AbortController();
-  state.interrupted = false;
-  setBusy(true);
-  const id = state.id;
-  const answer = { output: "", steps: [] };
+  addToLog(question, view.node);
+  composer.setBusy(true);
   try {
-    await streamTurn({ conversationId: id, text, answer, view, signal: state.controller.signal });
-    scrollToEnd();
+    await streamTurn({ conversationId: id, text, answer: run.answer, view, signal: run.controller.signal });
     view.setNote("");
   } catch (err) {
-    if (err.name === "AbortError" || state.interrupted) {
-      view.setNote("Stopped. The conversation is still usable.", "stopped");
-    } else {
-      view.setNote(explain(err), "error");
-    }
-    const unfinished = answer.steps.filter((s) => s.status === "running");
-    unfinished.forEach((s) => Object.assign(s, { status: "Interrupted" }));
-    if (unfinished.length) view.setSteps(answer.steps);
+    failed(run, text, err);
   } finally {
+    state.runs.delete(id);
     view.setBusy(false);
-    setBusy(false);
-    state.controller = null;
+    if (!view.actions.children.length) view.setActions();
     if (id === state.id) {
+      composer.setBusy(false);
       files.refresh();
-      refreshConversations();
     }
+    refreshConversations();
   }
+}
+
+function failed(run, text, err) {
+  const { view, answer } = run;
+  const unfinished = answer.steps.filter((s) => s.status === "running");
+  unfinished.forEach((s) => Object.assign(s, { status: "stopped" }));
+  if (unfinished.length) view.setSteps(answer.steps);
+  if (err.name === "AbortError" || run.stopping) {
+    view.setNote("Stopped. The conversation is still usable.", "stopped");
+    return;
+  }
+  if (err.rejected && !answer.output && !answer.steps.length) {
+    // Refused before anything ran (too long, too many requests): the text goes back to the box.
+    run.question.remove();
+    view.node.remove();
+    if (!$("messages").querySelector(".msg")) $("empty").hidden = false;
+    composer.restore(text, explain(err));
+    return;
+  }
+  view.setNote(explain(err), "error");
+  view.setActions(actionButton("retry", "Retry this message", () => retry(run, text), "Retry"));
+}
+
+async function retry(run, text) {
+  run.question.remove();
+  run.view.node.remove();
+  await send(text);
 }
 
 async function stop() {
-  if (!state.controller) return;
-  state.interrupted = true;
-  state.controller.abort();
-  try {
-    await request(`/conversations/${encodeURIComponent(state.id)}/interrupt`, { method: "POST" });
-  } catch (err) {
-    if (err.status !== 404 && err.status !== 409) showAlert(`Stop did not reach the code session. ${explain(err)}`);
+  const run = state.runs.get(state.id);
+  if (!run || run.stopping) return;
+  run.view.setNote("Stopping…", "stopped");
+  const id = state.id;
+  run.stopping = (async () => {
+    try {
+      await request(`/conversations/${encodeURIComponent(id)}/interrupt`, { method: "POST" });
+      // The interrupted code answers with what it printed so far; wait for it, briefly.
+      await until(() => !run.answer.steps.some((s) => s.status === "running"), STOP_GRACE_MS);
+    } catch (err) {
+      if (err.status !== 404 && err.status !== 409 && err.status !== 501) {
+        showAlert(`Stop did not reach the code session. ${explain(err)}`);
+      }
+    } finally {
+      run.controller.abort();
+    }
+  })();
+}
+
+function until(condition, timeoutMs) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const check = () => (condition() || Date.now() - started > timeoutMs ? resolve() : setTimeout(check, 50));
+    check();
+  });
+}
+
+async function copyLastAnswer() {
+  const answers = $("messages").querySelectorAll(".msg.assistant .msg-actions .copy");
+  answers[answers.length - 1]?.click();
+}
+
+// ---- theme, menu, shortcuts -------------------------------------------------------------------
+
+function storedTheme() {
+  return localStorage.getItem(THEME_STORAGE) || "system";
+}
+
+function applyTheme(theme) {
+  if (theme === "system") {
+    localStorage.removeItem(THEME_STORAGE);
+    delete document.documentElement.dataset.theme;
+  } else {
+    localStorage.setItem(THEME_STORAGE, theme);
+    document.documentElement.dataset.theme = theme;
   }
+  $("theme-label").textContent = `Theme: ${theme}`;
+  $("theme").setAttribute("aria-label", `Theme: ${theme} (change)`);
 }
 
-function abortTurn() {
-  if (state.controller) state.controller.abort();
+function nextTheme() {
+  const order = ["system", "light", "dark"];
+  applyTheme(order[(order.indexOf(storedTheme()) + 1) % order.length]);
 }
-
-// ---- wiring -------------------------------------------------------------------------------
 
 function closeMenu() {
   document.body.classList.remove("menu-open");
   $("menu").setAttribute("aria-expanded", "false");
 }
 
-function autoGrow() {
-  const box = $("message");
-  box.style.height = "auto";
-  box.style.height = `${Math.min(box.scrollHeight, 200)}px`;
+function showShortcuts() {
+  $("shortcut-list").replaceChildren(...SHORTCUTS.flatMap(([keys, what]) => [el("dt", {}, el("kbd", {}, keys)), el("dd", {}, what)]));
+  $("shortcuts").showModal();
+}
+
+function onShortcut(event) {
+  const mod = event.ctrlKey || event.metaKey;
+  const key = event.key.toLowerCase();
+  if (mod && event.shiftKey && key === "o") {
+    event.preventDefault();
+    startNewConversation();
+  } else if (mod && !event.shiftKey && key === "k") {
+    event.preventDefault();
+    if (window.matchMedia("(max-width: 720px)").matches) $("menu").click();
+    $("search").focus();
+  } else if (mod && event.shiftKey && key === "c") {
+    event.preventDefault();
+    copyLastAnswer();
+  } else if (mod && key === "/") {
+    event.preventDefault();
+    showShortcuts();
+  } else if (event.key === "Escape" && event.shiftKey) {
+    event.preventDefault();
+    $("message").focus();
+  } else if (event.key === "Escape" && document.body.classList.contains("menu-open")) {
+    closeMenu();
+    $("menu").focus();
+  } else if (event.key === "Escape" && state.runs.has(state.id) && !document.querySelector("dialog[open]")) {
+    stop();
+  }
+}
+
+function startNewConversation() {
+  openConversation(newId(), { push: true, fresh: true });
+  $("message").focus();
 }
 
 function wire() {
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
-    const text = $("message").value.trim();
-    if (!text || state.controller) return;
-    $("message").value = "";
-    autoGrow();
-    send(text);
+    if (state.runs.has(state.id)) return;
+    const text = composer.take();
+    if (text) send(text);
   });
   $("message").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -225,22 +393,14 @@ function wire() {
       $("composer").requestSubmit();
     }
   });
-  $("message").addEventListener("input", autoGrow);
   $("stop").addEventListener("click", stop);
   // On a phone the sidebar covers the chat: a tap beside it or Escape puts it away.
   document.addEventListener("click", (event) => {
     if (!event.target.closest("#sidebar, #menu")) closeMenu();
   });
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && document.body.classList.contains("menu-open")) {
-      closeMenu();
-      $("menu").focus();
-    }
-  });
-  $("new-conversation").addEventListener("click", () => {
-    openConversation(newId(), { push: true });
-    $("message").focus();
-  });
+  document.addEventListener("keydown", onShortcut);
+  $("new-conversation").addEventListener("click", startNewConversation);
+  $("search").addEventListener("input", (event) => list.filter(event.target.value));
   $("file-input").addEventListener("change", async (event) => {
     for (const file of event.target.files) await files.upload(file);
     event.target.value = "";
@@ -249,6 +409,8 @@ function wire() {
     const open = document.body.classList.toggle("menu-open");
     $("menu").setAttribute("aria-expanded", String(open));
   });
+  $("theme").addEventListener("click", nextTheme);
+  $("shortcuts-button").addEventListener("click", showShortcuts);
   $("api-key").value = apiKey();
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -262,5 +424,13 @@ function wire() {
   window.addEventListener("popstate", () => openConversation(idFromUrl() || newId()));
 }
 
-wire();
-openConversation(idFromUrl() || newId());
+async function start() {
+  wire();
+  applyTheme(storedTheme());
+  // Answers are drawn as Markdown once its libraries are in; without them, as plain text.
+  await Promise.all([loadInfo(), markdownReady.catch((err) => console.warn(err.message))]);
+  const id = idFromUrl();
+  await openConversation(id || newId(), { fresh: !id });
+}
+
+start();

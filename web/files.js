@@ -1,7 +1,9 @@
-// The conversation's files: the list with download links, and uploads into the session.
+// The conversation's files as chips above the message box: download, remove, upload.
 
 import { apiKey, getJSON, request, url } from "./api.js";
-import { el } from "./render.js";
+import { el, icon } from "./dom.js";
+
+const STATUS_SECONDS = 4;
 
 function formatSize(bytes) {
   if (!Number.isFinite(bytes)) return "";
@@ -14,6 +16,7 @@ export class FileShelf {
   /** list: the <ul>; status: a live text element; conversation(): the current id; alert(msg, err). */
   constructor({ list, status, conversation, alert }) {
     Object.assign(this, { list, status, conversation, alert });
+    this.timer = 0;
   }
 
   path(name = "") {
@@ -21,29 +24,41 @@ export class FileShelf {
     return name ? `${base}/${encodeURIComponent(name)}` : base;
   }
 
+  /** Show `text` for a few seconds (or until the next status). */
+  say(text, seconds = STATUS_SECONDS) {
+    clearTimeout(this.timer);
+    this.status.textContent = text;
+    if (text && seconds) this.timer = setTimeout(() => (this.status.textContent = ""), seconds * 1000);
+  }
+
+  clear() {
+    this.say("");
+    this.list.replaceChildren();
+  }
+
   async refresh() {
     const id = this.conversation();
     let files = [];
-    let problem = "";
     try {
       files = (await getJSON(this.path())).files || [];
     } catch (err) {
-      if (err.status !== 404) problem = `Could not list the files: ${err.message}`;
+      if (err.status !== 404) this.say(`Could not list the files: ${err.message}`, 0);
     }
     if (id !== this.conversation()) return;
-    if (problem || this.status.dataset.problem) this.status.textContent = problem;
-    this.status.dataset.problem = problem;
-    this.list.replaceChildren(...files.map((file) => this.item(file)));
+    this.list.replaceChildren(...files.map((file) => this.chip(file)));
   }
 
-  item(file) {
+  chip(file) {
     const link = el(
       "a",
-      { href: url(this.path(file.name)), download: file.name, "aria-label": `Download ${file.name}` },
-      file.name,
+      { href: url(this.path(file.name)), download: file.name, "aria-label": `Download ${file.name}`, title: `Download ${file.name}` },
+      icon("file"),
+      el("span", { class: "file-name" }, file.name),
     );
     link.addEventListener("click", (event) => this.downloadWithKey(event, file.name));
-    return el("li", {}, link, el("small", {}, ` ${formatSize(file.size)}`));
+    const remove = el("button", { type: "button", class: "remove", "aria-label": `Remove ${file.name}`, title: `Remove ${file.name} from the session` }, icon("close"));
+    remove.addEventListener("click", () => this.remove(file.name));
+    return el("li", { class: "file-chip" }, link, el("small", {}, formatSize(file.size)), remove);
   }
 
   // A plain link cannot carry the bearer key; with a key set, fetch the file and save the blob.
@@ -63,15 +78,25 @@ export class FileShelf {
     }
   }
 
+  async remove(name) {
+    try {
+      await request(this.path(name), { method: "DELETE" });
+      this.say(`Removed ${name}.`);
+    } catch (err) {
+      this.alert(`Could not remove ${name}.`, err);
+    }
+    await this.refresh();
+  }
+
   async upload(file) {
     const form = new FormData();
     form.append("file", file, file.name);
-    this.status.textContent = `Uploading ${file.name}…`;
+    this.say(`Uploading ${file.name}…`, 0);
     try {
       const saved = await (await request(this.path(), { method: "POST", body: form })).json();
-      this.status.textContent = `Uploaded ${saved.name || file.name} (${formatSize(saved.size)}).`;
+      this.say(`Uploaded ${saved.name || file.name} (${formatSize(saved.size)}).`);
     } catch (err) {
-      this.status.textContent = "";
+      this.say("");
       this.alert(`Upload of ${file.name} failed.`, err);
     }
     await this.refresh();

@@ -1,56 +1,57 @@
-// DOM builders for the chat. Model and code output only ever goes in as text, never as HTML.
+// The messages of the chat: the user's text, and answers with their Python steps, plots and
+// Markdown text. Model and code output never become markup except through markdown.js.
 
-/** createElement with attributes; string children become text nodes. */
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name === "class") node.className = value;
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  node.append(...children.filter((c) => c !== undefined && c !== null && c !== false));
-  return node;
-}
+import { actionButton, copyButton, el, icon } from "./dom.js";
+import { codeBlock, htmlTable, renderMarkdown } from "./markdown.js";
+import { tracebackBlock } from "./traceback.js";
 
-/** Text nodes for one paragraph of prose, with **bold** and `code` spans. */
-function inline(text) {
-  return text
-    .split(/(\*\*[^*\n]+\*\*|`[^`\n]+`)/)
-    .filter(Boolean)
-    .map((piece) => {
-      if (/^\*\*.+\*\*$/.test(piece)) return el("strong", {}, piece.slice(2, -2));
-      if (/^`.+`$/.test(piece)) return el("code", {}, piece.slice(1, -1));
-      return piece;
-    });
-}
+export { el };
 
-/** Plain text, with ``` fenced blocks shown as code. */
-export function renderText(container, text) {
-  container.replaceChildren();
-  String(text || "")
-    .split("```")
-    .forEach((part, i) => {
-      if (i % 2 === 0) {
-        if (part.trim()) container.append(el("div", { class: "prose" }, ...inline(part.trim())));
-      } else {
-        container.append(el("pre", { class: "fenced" }, el("code", {}, part.replace(/^[\w.+-]*\n/, ""))));
-      }
-    });
-}
-
-export function userMessage(text) {
-  return el("article", { class: "msg user", "aria-label": "You" }, el("div", { class: "prose" }, text));
+/** The user's message; `actions` are buttons shown under it (Edit on the last one). */
+export function userMessage(text, actions = []) {
+  return el(
+    "article",
+    { class: "msg user", "aria-label": "You" },
+    el("div", { class: "bubble" }, text),
+    el("div", { class: "msg-actions" }, copyButton(() => text, "Copy message"), ...actions),
+  );
 }
 
 const BASE64 = /^[A-Za-z0-9+/=\s]+$/;
 
+/** A plot made by the code: the image, a download link and a button to see it large. */
 export function plot(base64, index) {
   if (typeof base64 !== "string" || !BASE64.test(base64)) return null;
-  return el("img", {
-    class: "plot",
-    src: `data:image/png;base64,${base64.replace(/\s/g, "")}`,
-    alt: `Plot ${index + 1} made by the code`,
-  });
+  const src = `data:image/png;base64,${base64.replace(/\s/g, "")}`;
+  const name = `Plot ${index + 1} made by the code`;
+  const image = el("img", { class: "plot-image", src, alt: name });
+  const open = () => showLarge(src, name);
+  image.addEventListener("click", open);
+  const download = el(
+    "a",
+    { class: "action", href: src, download: `plot-${index + 1}.png`, title: "Download PNG", "aria-label": `Download plot ${index + 1}` },
+    icon("download"),
+    el("span", {}, "Download"),
+  );
+  return el(
+    "figure",
+    { class: "plot" },
+    image,
+    el("figcaption", { class: "plot-actions" }, download, actionButton("expand", `Open plot ${index + 1} large`, open, "Open large")),
+  );
+}
+
+/** The plot at the size of the window, in a dialog that Escape or a click beside it closes. */
+function showLarge(src, name) {
+  let dialog = document.querySelector("dialog.lightbox");
+  if (!dialog) {
+    const close = el("button", { class: "action close", "aria-label": "Close" }, icon("close"));
+    dialog = el("dialog", { class: "msg lightbox", "aria-label": "Plot" }, el("form", { method: "dialog" }, close), el("img", { alt: "" }));
+    dialog.addEventListener("click", (event) => event.target === dialog && dialog.close());
+    document.body.append(dialog);
+  }
+  Object.assign(dialog.querySelector("img"), { src, alt: name });
+  dialog.showModal();
 }
 
 export function isFailure(step) {
@@ -72,74 +73,84 @@ export function stepState(step) {
   return "ok";
 }
 
-function showable(result) {
-  if (result === undefined || result === null || result === "") return "";
-  if (typeof result === "object" && result.type === "image") return "";
-  return typeof result === "string" ? result : JSON.stringify(result, null, 2);
+const STATE_LABEL = { running: "running…", stopped: "stopped", failed: "error", ok: "ok" };
+
+function part(label, className, ...content) {
+  return el("div", { class: `part ${className}` }, el("h4", {}, label), ...content);
 }
 
-function section(label, className, text) {
-  if (!text) return null;
-  return el("div", { class: `part ${className}` }, el("h4", {}, label), el("pre", {}, text));
+function resultPart(result) {
+  if (result === undefined || result === null || result === "") return null;
+  if (typeof result === "object" && result.type === "image") return null;
+  if (typeof result === "string" && /^\s*<(?:div|table)[\s>]/i.test(result) && /<table[\s>]/i.test(result)) {
+    return part("Result", "result", htmlTable(result));
+  }
+  const text = typeof result === "string" ? result : JSON.stringify(result, null, 2);
+  return part("Result", "result", el("pre", {}, text));
 }
 
-/** One run of code: a collapsible block with the code, stdout, stderr and result. */
+/** One run of code: a collapsible block with the code, what it printed, its result or error. */
 export function stepBlock(step, open) {
   const state = stepState(step);
   const failed = state === "failed";
-  const label = { running: "running…", stopped: "stopped", failed: "error", ok: "ok" }[state];
   return el(
     "details",
     { class: `step ${state}`, open: open || failed },
-    el("summary", {}, "Python code ", el("span", { class: "status" }, label)),
-    section("Code", "code", step.code || ""),
-    section("Output", "stdout", step.stdout || ""),
-    section(failed ? "Error" : "Errors", "stderr", step.stderr || ""),
-    section("Result", "result", showable(step.result)),
+    el("summary", {}, el("span", { class: "step-title" }, state === "running" ? "Running Python" : "Ran Python"), el("span", { class: "status" }, STATE_LABEL[state])),
+    step.code ? part("Code", "code", codeBlock(step.code, "python")) : null,
+    step.stdout ? part("Output", "stdout", el("pre", {}, step.stdout)) : null,
+    resultPart(step.result),
+    step.stderr ? part(failed ? "Error" : "Errors", "stderr", tracebackBlock(step.stderr)) : null,
   );
 }
 
-/** An assistant message that can be re-rendered as stream events arrive. */
+/** An answer that is re-drawn as its stream arrives. */
 export class AssistantView {
   constructor() {
-    this.badges = el("div", { class: "badges" });
     this.steps = el("div", { class: "steps" });
     this.plots = el("div", { class: "plots" });
-    this.text = el("div", { class: "text" });
+    this.text = el("div", { class: "text markdown" });
     this.note = el("p", { class: "note", hidden: true });
+    this.actions = el("div", { class: "msg-actions" });
     this.node = el(
       "article",
       { class: "msg assistant", "aria-label": "Assistant" },
-      this.badges,
       this.steps,
       this.plots,
       this.text,
       this.note,
+      this.actions,
     );
+    this.markdown = "";
+    this.frame = 0;
   }
 
+  /** The answer's text; drawn at most once per frame while tokens stream in. */
   setText(text) {
-    renderText(this.text, text);
+    this.markdown = text || "";
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+  }
+
+  flush() {
+    cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    renderMarkdown(this.text, this.markdown);
   }
 
   setBusy(busy) {
+    if (!busy) this.flush();
     this.node.classList.toggle("busy", busy);
     this.node.setAttribute("aria-busy", busy ? "true" : "false");
-  }
-
-  setRoute(route, ranCode) {
-    this.badges.replaceChildren();
-    if (route === "python" || ranCode) this.badges.append(el("span", { class: "badge" }, "ran Python"));
   }
 
   /** Re-draw the steps, keeping open any block the reader opened. */
   setSteps(steps) {
     const opened = [...this.steps.children].map((d) => d.open);
     this.steps.replaceChildren(...steps.map((s, i) => stepBlock(s, opened[i])));
-    this.plots.replaceChildren(
-      ...steps.flatMap((s) => s.images || []).map((b64, i) => plot(b64, i)).filter(Boolean),
-    );
-    if (steps.length) this.setRoute("python", true);
+    const images = steps.flatMap((s) => s.images || []);
+    if (images.length !== this.plots.children.length) {
+      this.plots.replaceChildren(...images.map((b64, i) => plot(b64, i)).filter(Boolean));
+    }
   }
 
   setNote(text, kind = "info") {
@@ -148,10 +159,17 @@ export class AssistantView {
     this.note.textContent = text || "";
   }
 
+  /** Buttons under the answer: Copy, then the given ones (Retry, Regenerate). */
+  setActions(...buttons) {
+    const copy = this.markdown ? copyButton(() => this.markdown, "Copy answer") : null;
+    this.actions.replaceChildren(...[copy, ...buttons].filter(Boolean));
+  }
+
   /** A whole stored or final message: {content|output, route, steps}. */
   show(message) {
     this.setSteps(message.steps || []);
-    this.setRoute(message.route, (message.steps || []).length > 0);
-    this.setText(message.output ?? message.content ?? "");
+    this.markdown = message.output ?? message.content ?? "";
+    this.flush();
+    this.setActions();
   }
 }

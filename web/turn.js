@@ -1,11 +1,11 @@
 // One turn of the conversation: POST /chat/stream, its chunks drawn as they arrive.
 
-import { ApiError, streamEvents } from "./api.js";
+import { ApiError, messageFor, streamEvents } from "./api.js";
 import { addChunk } from "./chunks.js";
 
-const BROKEN_STREAM =
-  "The service broke off the answer without saying why: the model or the code session " +
-  "probably failed. Try again; if it keeps failing, the service log has the cause.";
+export const BROKEN_STREAM =
+  "The answer stopped before it was finished: the service stopped or the connection was lost. " +
+  "Try again once the service is back.";
 
 /** Stream one answer into `view`, adding up the chunks in `answer`; failures are thrown. */
 export async function streamTurn({ conversationId, text, answer, view, signal }) {
@@ -30,7 +30,6 @@ function showChunk(data, answer, view) {
   const following = log && log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   const changed = addChunk(answer, data);
   if (changed.has("steps")) view.setSteps(answer.steps);
-  if (changed.has("route")) view.setRoute(answer.route, answer.steps.length > 0);
   if (changed.has("output")) view.setText(answer.output);
   const running = answer.steps.some((step) => step.status === "running");
   view.setNote(running ? "Running Python…" : answer.output ? "" : "Thinking…");
@@ -38,10 +37,11 @@ function showChunk(data, answer, view) {
 }
 
 // The service sends {error: {status_code, message}} in the stream before LangServe's own,
-// generic error event; prefer the service's words.
+// generic error event ({status_code: 500, message: "Internal Server Error"}, which is all a
+// service that stops mid-answer leaves); prefer the service's words.
 function streamError(error) {
   const status = error?.status_code ?? 500;
-  const message = error?.message ?? "unknown error";
-  const hint = status >= 500 ? " The model or the code session may be unavailable." : "";
-  return new ApiError(`The answer failed (${status}): ${message}.${hint}`, status);
+  const message = error?.message;
+  if (!message || message === "Internal Server Error") return new ApiError(BROKEN_STREAM, status);
+  return new ApiError(messageFor(status, message), status);
 }

@@ -1,0 +1,126 @@
+// The sidebar's list of conversations: grouped by day, titles told apart by their time,
+// filtered by the search box, with rename and delete on each.
+
+import { actionButton, el } from "./dom.js";
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** "Today", "Yesterday", "Previous 7 days", "Previous 30 days" or the month and year. */
+export function dayGroup(date, now = new Date()) {
+  const startOfToday = new Date(now.getFullYear(), now.getMonth(), now.getDate()).getTime();
+  const time = date.getTime();
+  if (time >= startOfToday) return "Today";
+  if (time >= startOfToday - DAY) return "Yesterday";
+  if (time >= startOfToday - 7 * DAY) return "Previous 7 days";
+  if (time >= startOfToday - 30 * DAY) return "Previous 30 days";
+  return date.toLocaleDateString(undefined, { month: "long", year: "numeric" });
+}
+
+function when(date, now = new Date()) {
+  const sameDay = date.toDateString() === now.toDateString();
+  const time = date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  return sameDay ? time : `${date.toLocaleDateString(undefined, { day: "numeric", month: "short" })} ${time}`;
+}
+
+/** What tells each conversation apart: its title, and its time when another has the same title. */
+export function distinctTitles(conversations) {
+  const count = new Map();
+  for (const c of conversations) count.set(titleOf(c), (count.get(titleOf(c)) || 0) + 1);
+  return new Map(
+    conversations.map((c) => {
+      const time = c.created_at || c.updated_at;
+      const shared = count.get(titleOf(c)) > 1 && time;
+      return [c.id, { title: titleOf(c), when: shared ? when(new Date(time)) : "" }];
+    }),
+  );
+}
+
+export function titleOf(conversation) {
+  return conversation.title || "Untitled conversation";
+}
+
+export class ConversationList {
+  /** nav: the list's element; handlers: open(id), rename(id, title), remove(id, title). */
+  constructor({ nav, empty, handlers }) {
+    Object.assign(this, { nav, empty, handlers });
+    this.conversations = [];
+    this.current = "";
+    this.query = "";
+  }
+
+  show(conversations, current) {
+    this.conversations = conversations;
+    this.current = current;
+    this.draw();
+  }
+
+  filter(query) {
+    this.query = query.trim().toLowerCase();
+    this.draw();
+  }
+
+  draw() {
+    const titles = distinctTitles(this.conversations);
+    const label = (c) => `${titles.get(c.id).title} ${titles.get(c.id).when}`.toLowerCase();
+    const shown = this.conversations.filter((c) => !this.query || label(c).includes(this.query));
+    const groups = new Map();
+    for (const c of shown) {
+      const group = dayGroup(new Date(c.updated_at || Date.now()));
+      if (!groups.has(group)) groups.set(group, []);
+      groups.get(group).push(c);
+    }
+    this.nav.replaceChildren(
+      ...[...groups].map(([group, items]) =>
+        el("section", { class: "group" }, el("h2", {}, group), el("ul", {}, ...items.map((c) => this.item(c, titles.get(c.id))))),
+      ),
+    );
+    this.empty.hidden = !(this.query && shown.length === 0);
+  }
+
+  item(conversation, { title, when }) {
+    const open = el(
+      "button",
+      { type: "button", class: "open", title: when ? `${title} · ${when}` : title, "aria-current": conversation.id === this.current ? "page" : null },
+      el("span", { class: "title" }, title),
+      when ? el("span", { class: "when" }, `· ${when}`) : null,
+    );
+    open.addEventListener("click", () => this.handlers.open(conversation.id));
+    const plain = titleOf(conversation);
+    return el(
+      "li",
+      {},
+      open,
+      el(
+        "span",
+        { class: "item-actions" },
+        actionButton("pencil", `Rename “${plain}”`, () => this.rename(conversation, open)),
+        actionButton("trash", `Delete “${plain}”`, () => this.handlers.remove(conversation.id, plain)),
+      ),
+    );
+  }
+
+  /** Edit the title in place: Enter saves, Escape or leaving the field cancels. */
+  rename(conversation, button) {
+    const input = el("input", { class: "rename", "aria-label": "New title", maxlength: 60 });
+    input.value = titleOf(conversation);
+    let done = false;
+    const finish = async (save) => {
+      if (done) return;
+      done = true;
+      const title = input.value.trim();
+      input.replaceWith(button);
+      if (save && title && title !== conversation.title) await this.handlers.rename(conversation.id, title);
+    };
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") finish(true);
+      if (event.key === "Escape") {
+        event.stopPropagation();
+        finish(false);
+      }
+    });
+    input.addEventListener("blur", () => finish(true));
+    button.replaceWith(input);
+    input.focus();
+    input.select();
+  }
+}
