@@ -92,10 +92,15 @@ export function messageFor(status, rawDetail) {
   if (status === 413) return `Too large (413): ${detail}.`;
   if (status === 422) return `The service did not accept this: ${detail}.`;
   if (status === 429) return `Too many requests right now (429): ${detail}. Wait a moment, then try again.`;
-  if (status === 502) return `The model did not answer (502): ${detail}. Try again in a moment.`;
-  if (status === 503 || status === 504) return `A backend is unavailable (${status}): ${detail}. Try again in a moment.`;
-  if (status >= 500) return `The service failed (${status}) and logged the cause. Try again; if it keeps failing, the service log says why.`;
-  return `${detail} (${status})`;
+  if (status === 500 || !detail) {
+    return `The service failed (${status}) and logged the cause. Try again; if it keeps failing, the service log says why.`;
+  }
+  // 502-504: the service's own words name the backend (the model, the code session pool).
+  return `${sentence(detail)} (${status}). Try again in a moment.`;
+}
+
+function sentence(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1).replace(/\.$/, "");
 }
 
 /** POST to a LangServe streaming endpoint; yields {event, data} for each server-sent event. */

@@ -196,7 +196,7 @@ async function refreshConversations() {
     showAlert(explain(err));
     return null;
   }
-  list.show(conversations, state.id);
+  list.show(conversations, state.id, new Map([...state.runs].map(([id, run]) => [id, run.text])));
   const current = conversations.find((c) => c.id === state.id);
   if (current) setTitle(current.title || "Untitled conversation");
   return conversations;
@@ -232,8 +232,9 @@ async function send(text) {
   const id = state.id;
   const question = userMessage(text);
   const view = new AssistantView();
-  const run = { question, view, controller: new AbortController(), stopping: null, answer: { output: "", steps: [] } };
+  const run = { text, question, view, controller: new AbortController(), stopping: false, answer: { output: "", steps: [] } };
   state.runs.set(id, run);
+  refreshConversations();
   view.setBusy(true);
   view.setNote("Thinking…");
   addToLog(question, view.node);
@@ -285,29 +286,28 @@ async function retry(run, text) {
 async function stop() {
   const run = state.runs.get(state.id);
   if (!run || run.stopping) return;
+  run.stopping = true;
   run.view.setNote("Stopping…", "stopped");
-  const id = state.id;
-  run.stopping = (async () => {
-    try {
-      await request(`/conversations/${encodeURIComponent(id)}/interrupt`, { method: "POST" });
-      // The interrupted code answers with what it printed so far; wait for it, briefly.
-      await until(() => !run.answer.steps.some((s) => s.status === "running"), STOP_GRACE_MS);
-    } catch (err) {
+  const interrupted = request(`/conversations/${encodeURIComponent(state.id)}/interrupt`, { method: "POST" }).then(
+    // The interrupted code answers with what it printed so far: wait for that, briefly.
+    () => until(() => !run.answer.steps.some((s) => s.status === "running"), STOP_GRACE_MS),
+    (err) => {
       if (err.status !== 404 && err.status !== 409 && err.status !== 501) {
         showAlert(`Stop did not reach the code session. ${explain(err)}`);
       }
-    } finally {
-      run.controller.abort();
-    }
-  })();
+    },
+  );
+  await Promise.race([interrupted, sleep(STOP_GRACE_MS)]);
+  run.controller.abort();
 }
 
-function until(condition, timeoutMs) {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const check = () => (condition() || Date.now() - started > timeoutMs ? resolve() : setTimeout(check, 50));
-    check();
-  });
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function until(condition, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await sleep(50);
 }
 
 async function copyLastAnswer() {
@@ -415,7 +415,8 @@ function wire() {
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
     setApiKey($("api-key").value.trim());
-    openConversation(state.id);
+    showAlert("");
+    refreshConversations();
   });
   $("clear-key").addEventListener("click", () => {
     setApiKey("");

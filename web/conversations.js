@@ -18,7 +18,7 @@ export function dayGroup(date, now = new Date()) {
 
 function when(date, now = new Date()) {
   const sameDay = date.toDateString() === now.toDateString();
-  const time = date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const time = date.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" });
   return sameDay ? time : `${date.toLocaleDateString(undefined, { day: "numeric", month: "short" })} ${time}`;
 }
 
@@ -44,12 +44,18 @@ export class ConversationList {
   constructor({ nav, empty, handlers }) {
     Object.assign(this, { nav, empty, handlers });
     this.conversations = [];
+    this.running = new Set();
     this.current = "";
     this.query = "";
   }
 
-  show(conversations, current) {
-    this.conversations = conversations;
+  /** `running`: conversation id -> first message, for answers still being written (a new
+   *  conversation is stored only once its first answer is). */
+  show(conversations, current, running = new Map()) {
+    const now = new Date().toISOString();
+    const unsaved = [...running].filter(([id]) => !conversations.some((c) => c.id === id));
+    this.conversations = [...unsaved.map(([id, text]) => ({ id, title: text.slice(0, 60), updated_at: now })), ...conversations];
+    this.running = new Set(running.keys());
     this.current = current;
     this.draw();
   }
@@ -88,7 +94,7 @@ export class ConversationList {
     const plain = titleOf(conversation);
     return el(
       "li",
-      {},
+      { class: this.running.has(conversation.id) ? "running" : null, title: this.running.has(conversation.id) ? "An answer is being written" : null },
       open,
       el(
         "span",

@@ -53,17 +53,18 @@ export async function copyText(text) {
   area.remove();
 }
 
-/** A button that copies `getText()` and says so for a moment. */
-export function copyButton(getText, label = "Copy") {
-  const button = el("button", { type: "button", class: "action copy", title: label, "aria-label": label }, icon("copy"), el("span", {}, "Copy"));
+/** A button that copies `getText()` and says so for a moment; `withText` false: the icon alone. */
+export function copyButton(getText, label = "Copy", withText = true) {
+  const face = (name, text) => [icon(name), withText ? el("span", {}, text) : null].filter(Boolean);
+  const button = el("button", { type: "button", class: "action copy", title: label, "aria-label": label }, ...face("copy", "Copy"));
   button.addEventListener("click", async () => {
     try {
       await copyText(getText());
-      button.replaceChildren(icon("check"), el("span", {}, "Copied"));
+      button.replaceChildren(...face("check", "Copied"));
     } catch {
-      button.replaceChildren(icon("close"), el("span", {}, "Copy failed"));
+      button.replaceChildren(...face("close", "Copy failed"));
     }
-    setTimeout(() => button.replaceChildren(icon("copy"), el("span", {}, "Copy")), 1500);
+    setTimeout(() => button.replaceChildren(...face("copy", "Copy")), 1500);
   });
   return button;
 }

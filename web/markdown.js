@@ -32,18 +32,22 @@ const TABLE_ONLY = {
 // KaTeX positions glyphs with style attributes (and markdown-it aligns table cells with them),
 // which the page's policy (style-src 'self') refuses wherever markup is parsed, DOMPurify's
 // inert document included. Styles set through the CSSOM are allowed: before parsing, each
-// style attribute is renamed data-css, and the Markdown's are then applied through the CSSOM
-// (those of code's own HTML are dropped).
+// style attribute is renamed data-css, and the Markdown's are then applied through the CSSOM.
+// Code's own HTML loses its styles, event handlers and style sheets the same way, before
+// DOMPurify removes them, so that the policy has nothing to refuse (and report).
 const STYLE_ATTRIBUTE = /(<[a-z][^<>]*?\s)style(\s*=)/gi;
+const HANDLER_ATTRIBUTE = /(<[a-z][^<>]*?\s)on([a-z]+\s*=)/gi;
+const STYLE_SHEET = /<style[\s>][\s\S]*?<\/style\s*>/gi;
 
-function withoutStyleAttributes(html) {
+function withoutInlineCode(html) {
   let previous;
   do {
     previous = html;
-    html = html.replace(STYLE_ATTRIBUTE, "$1data-css$2");
-  } while (html !== previous); // a tag with several style attributes
-  return html;
+    html = html.replace(STYLE_ATTRIBUTE, "$1data-css$2").replace(HANDLER_ATTRIBUTE, "$1data-on$2");
+  } while (html !== previous); // a tag with several such attributes
+  return html.replace(STYLE_SHEET, "");
 }
+
 // Code blocks without a language are guessed among the languages answers usually hold.
 const GUESSES = ["python", "bash", "json", "sql", "javascript", "yaml", "plaintext"];
 
@@ -126,12 +130,12 @@ export function codeBlock(code, language = "python") {
 /** A table from code's HTML output, sanitised down to the table. */
 export function htmlTable(html) {
   if (!md) return el("pre", {}, html);
-  const fragment = globalThis.DOMPurify.sanitize(withoutStyleAttributes(html), TABLE_ONLY);
+  const fragment = globalThis.DOMPurify.sanitize(withoutInlineCode(html), TABLE_ONLY);
   return el("div", { class: "table-wrap html-result" }, document.adoptNode(fragment));
 }
 
 function safeFragment(html) {
-  const fragment = globalThis.DOMPurify.sanitize(withoutStyleAttributes(html), PURIFY);
+  const fragment = globalThis.DOMPurify.sanitize(withoutInlineCode(html), PURIFY);
   document.adoptNode(fragment);
   for (const node of fragment.querySelectorAll("[data-css]")) {
     node.style.cssText = node.dataset.css;

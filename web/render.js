@@ -13,7 +13,7 @@ export function userMessage(text, actions = []) {
     "article",
     { class: "msg user", "aria-label": "You" },
     el("div", { class: "bubble" }, text),
-    el("div", { class: "msg-actions" }, copyButton(() => text, "Copy message"), ...actions),
+    el("div", { class: "msg-actions" }, copyButton(() => text, "Copy message", false), ...actions),
   );
 }
 
@@ -79,17 +79,18 @@ function part(label, className, ...content) {
   return el("div", { class: `part ${className}` }, el("h4", {}, label), ...content);
 }
 
-function resultPart(result) {
+/** The step's result: each HTML output (a DataFrame's table) as a table, else the text. */
+function resultPart(step) {
+  if (step.html?.length) return part("Result", "result", ...step.html.map(htmlTable));
+  const result = step.result;
   if (result === undefined || result === null || result === "") return null;
   if (typeof result === "object" && result.type === "image") return null;
-  if (typeof result === "string" && /^\s*<(?:div|table)[\s>]/i.test(result) && /<table[\s>]/i.test(result)) {
-    return part("Result", "result", htmlTable(result));
-  }
   const text = typeof result === "string" ? result : JSON.stringify(result, null, 2);
   return part("Result", "result", el("pre", {}, text));
 }
 
-/** One run of code: a collapsible block with the code, what it printed, its result or error. */
+/** One run of code: a collapsible block with the code, what it printed, its result or error.
+ *  A step is {index, code, status, stdout, stderr, result, images: [base64 PNG], html: [HTML]}. */
 export function stepBlock(step, open) {
   const state = stepState(step);
   const failed = state === "failed";
@@ -99,7 +100,7 @@ export function stepBlock(step, open) {
     el("summary", {}, el("span", { class: "step-title" }, state === "running" ? "Running Python" : "Ran Python"), el("span", { class: "status" }, STATE_LABEL[state])),
     step.code ? part("Code", "code", codeBlock(step.code, "python")) : null,
     step.stdout ? part("Output", "stdout", el("pre", {}, step.stdout)) : null,
-    resultPart(step.result),
+    resultPart(step),
     step.stderr ? part(failed ? "Error" : "Errors", "stderr", tracebackBlock(step.stderr)) : null,
   );
 }

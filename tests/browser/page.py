@@ -7,6 +7,26 @@ from playwright.sync_api import Locator, Page, expect
 from tests.support.scripted_llm import ScriptedLLM, Text, ToolCall
 
 CONVERSATION_URL = re.compile(r"/ui/\?c=([A-Za-z0-9_-]{1,64})$")
+# An answer a real model could write: every Markdown feature the page renders.
+MARKDOWN_ANSWER = r"""## Populations
+
+The two largest cities, with a [source](https://example.com/cities) and $e^{i\pi} + 1 = 0$.
+
+| city | population |
+|------|-----------:|
+| Lyon | 522,969 |
+| Nice | 348,085 |
+
+- Lyon is larger
+- Nice is *sunnier*
+
+$$\int_0^1 x^2\,dx = \frac{1}{3}$$
+
+```python
+def total(values):
+    return sum(values)  # both cities
+```
+"""
 
 
 def open_new_chat(page: Page) -> str:
@@ -64,3 +84,22 @@ def script_code_turn(llm: ScriptedLLM, code: str) -> None:
 
 def script_chat_turn(llm: ScriptedLLM, answer: str) -> None:
     llm.script(ToolCall("RouteDecision", {"route": "chat"}), Text(answer))
+
+
+def script_plot_turn(llm: ScriptedLLM) -> None:
+    """The model runs code that draws a plot, then says so."""
+    llm.script(
+        ToolCall("RouteDecision", {"route": "python"}),
+        ToolCall(
+            "Python_REPL",
+            {
+                "python_code": "import matplotlib.pyplot as plt\n"
+                "plt.plot([1, 2, 3, 4], [1, 4, 9, 16])\nplt.title('squares')\nplt.show()"
+            },
+        ),
+        Text("Here is the plot of the squares."),
+    )
+
+
+def background(locator: Locator) -> str:
+    return locator.evaluate("node => getComputedStyle(node).backgroundColor")

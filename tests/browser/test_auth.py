@@ -6,7 +6,7 @@ from playwright.sync_api import Browser, expect
 
 from security.keys import hash_api_key, new_api_key
 from tests.browser.conftest import DESKTOP, Shots
-from tests.browser.page import ask
+from tests.browser.page import ask, script_code_turn
 from tests.service.conftest import azure_env, pool_env, run_service
 
 
@@ -38,4 +38,20 @@ def test_sign_in_then_chat_and_reload(browser: Browser, model, session_pool, tmp
         page.reload()
         expect(page.locator("article.msg.assistant .text")).to_contain_text("21175")
         shot("signed-in-after-reload")
+
+        # With sign-in on, the page offers a key of one's own; downloads then carry it.
+        page.get_by_text("Sign-in", exact=True).click()
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Save key").click()
+        script_code_turn(model, "open('/mnt/data/bytes.bin', 'wb').write(bytes(range(256)) * 4)")
+        ask(page, "Write some bytes")
+        sent = []
+        page.on("request", lambda r: sent.append(r.headers.get("authorization")))
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download bytes.bin").click()
+        saved = tmp_path / "bytes.bin"
+        download.value.save_as(saved)
+        assert saved.read_bytes() == bytes(range(256)) * 4
+        assert f"Bearer {key}" in sent
+        shot("downloaded-with-key")
         context.close()

@@ -14,11 +14,11 @@ def test_arithmetic_then_follow_up_shows_answers_and_code(page: Page, shot, llm)
 
     first = ask(page, "What is 25 * 847?")
     expect(first.locator(".text")).to_contain_text("21175")
-    expect(first.get_by_text("ran Python", exact=True)).to_be_visible()
     steps = open_steps(first)
     expect(steps).to_have_count(1)
     expect(steps.first.locator(".code pre")).to_contain_text("25 * 847")
     expect(steps.first.locator(".result pre")).to_have_text("21175")
+    expect(steps.first.locator("summary")).to_contain_text("Ran Python")
     expect(steps.first.locator("summary")).to_contain_text("ok")
     shot("first-answer-with-code")
 
@@ -33,7 +33,6 @@ def test_plain_question_streams_an_answer_without_code(page: Page, shot, llm) ->
     open_new_chat(page)
     answer = ask(page, "Tell me about yourself")
     expect(answer.locator(".text")).to_contain_text("a plain answer without code")
-    expect(answer.get_by_text("ran Python")).to_have_count(0)
     expect(answer.locator("details.step")).to_have_count(0)
     shot("chat-route")
 
@@ -64,13 +63,12 @@ def test_reload_finds_the_conversation_and_its_history(page: Page, shot, llm) ->
     expect(page.locator("article.msg.user")).to_have_text(["What is 12 * 12?"])
     restored = page.locator("article.msg.assistant")
     expect(restored.locator(".text")).to_contain_text("144")
-    expect(restored.get_by_text("ran Python", exact=True)).to_be_visible()
     expect(open_steps(restored).first.locator(".code pre")).to_contain_text("12 * 12")
     listed = page.get_by_role("button", name="What is 12 * 12?", exact=True)
     expect(listed).to_have_attribute("aria-current", "page")
     shot("after-reload")
 
-    page.get_by_role("button", name="+ New conversation").click()
+    page.get_by_role("button", name="New conversation").click()
     expect(page.locator("article.msg")).to_have_count(0)
     assert conversation_id(page) != conversation
     shot("new-conversation")
@@ -100,7 +98,7 @@ def test_phone_width_keeps_the_chat_usable(page: Page, shot, llm) -> None:
     sidebar = page.get_by_role("complementary", name="Conversations")
     expect(sidebar).to_have_css("transform", "none")  # the slide-in has finished
     expect(sidebar.get_by_role("button", name="What is 3 * 7?", exact=True)).to_be_in_viewport()
-    expect(sidebar.get_by_role("button", name="+ New conversation")).to_be_in_viewport()
+    expect(sidebar.get_by_role("button", name="New conversation")).to_be_in_viewport()
     shot("phone-menu")
     page.keyboard.press("Escape")
     expect(menu).to_have_attribute("aria-expanded", "false")
@@ -110,6 +108,7 @@ def test_phone_width_keeps_the_chat_usable(page: Page, shot, llm) -> None:
 def test_delete_removes_a_conversation(page: Page, shot, llm) -> None:
     open_new_chat(page)
     ask(page, "What is 9 * 9?")
+    page.get_by_role("button", name="What is 9 * 9?", exact=True).hover()
     delete = page.get_by_role("button", name="Delete “What is 9 * 9?”")
     expect(delete).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())

@@ -12,7 +12,7 @@ def test_model_failure_is_shown_and_the_next_turn_works(page: Page, shot, llm) -
     open_new_chat(page)
     llm.script(*[Failure(503, "deployment overloaded")] * 4)
     failed = ask(page, "What is 2 + 2?")
-    expect(failed.locator(".note.error")).to_contain_text("the model did not answer (HTTP 503)")
+    expect(failed.locator(".note.error")).to_contain_text("The model did not answer (HTTP 503)")
     shot("model-unavailable")
 
     llm.reset(llm.brain)
@@ -45,7 +45,7 @@ def test_service_down_is_reported(browser, model, session_pool, tmp_path) -> Non
         answer = page.locator("article.msg.assistant")
         page.get_by_role("textbox", name="Message").fill("Are you there?")
         page.keyboard.press("Enter")
-        expect(answer.locator(".note.error")).to_contain_text("The service is unavailable")
+        expect(answer.locator(".note.error")).to_contain_text("The service did not answer")
         shot("service-down")
         context.close()
 

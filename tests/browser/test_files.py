@@ -3,8 +3,7 @@
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import UPLOAD_LIMIT
-from tests.browser.page import ask, open_new_chat, open_steps, script_code_turn
-from tests.support.scripted_llm import Text, ToolCall
+from tests.browser.page import ask, open_new_chat, open_steps, script_code_turn, script_plot_turn
 
 CSV = "city,population\nLyon,522969\nNice,348085\nNantes,323204\nLille,236710\nBrest,139926\n"
 
@@ -17,6 +16,7 @@ def test_uploaded_csv_is_listed_and_its_rows_counted(page: Page, shot, llm, tmp_
     expect(page.get_by_role("status")).to_contain_text("Uploaded cities.csv")
     expect(page.get_by_role("link", name="Download cities.csv")).to_be_visible()
     shot("uploaded")
+    expect(page.locator("#upload-status")).to_be_empty(timeout=15_000)  # the notice goes away
 
     script_code_turn(llm, "import pandas as pd\nlen(pd.read_csv('/mnt/data/cities.csv'))")
     answer = ask(page, "How many rows does cities.csv have?")
@@ -36,25 +36,15 @@ def test_too_large_upload_is_refused_clearly(page: Page, shot, tmp_path) -> None
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Upload of big.bin failed")
     expect(alert).to_contain_text(
-        f"too large (413): the file is larger than the limit of {UPLOAD_LIMIT}"
+        f"Too large (413): the file is larger than the limit of {UPLOAD_LIMIT}"
     )
     expect(page.get_by_role("link", name="Download big.bin")).to_have_count(0)
     shot("refused")
 
 
-def test_plot_appears_inline(page: Page, shot, llm) -> None:
+def test_plot_appears_inline_and_downloads_and_opens_large(page: Page, shot, llm, tmp_path):
     open_new_chat(page)
-    llm.script(
-        ToolCall("RouteDecision", {"route": "python"}),
-        ToolCall(
-            "Python_REPL",
-            {
-                "python_code": "import matplotlib.pyplot as plt\n"
-                "plt.plot([1, 2, 3, 4], [1, 4, 9, 16])\nplt.title('squares')\nplt.show()"
-            },
-        ),
-        Text("Here is the plot of the squares."),
-    )
+    script_plot_turn(llm)
     answer = ask(page, "Plot the squares of 1 to 4")
     image = answer.get_by_role("img", name="Plot 1 made by the code")
     expect(image).to_be_visible()
@@ -62,6 +52,22 @@ def test_plot_appears_inline(page: Page, shot, llm) -> None:
     assert size[0] and size[1] > 100 and size[2] > 100, f"the plot did not decode: {size}"
     expect(answer.locator(".text")).to_have_text("Here is the plot of the squares.")
     shot("plot")
+
+    with page.expect_download() as download:
+        answer.get_by_role("link", name="Download plot 1").click()
+    saved = tmp_path / "plot.png"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == "plot-1.png"
+    assert saved.read_bytes().startswith(b"\x89PNG\r\n")
+
+    answer.get_by_role("button", name="Open plot 1 large").click()
+    large = page.get_by_role("dialog", name="Plot").get_by_role("img", name="Plot 1 made by the code")
+    expect(large).to_be_visible()
+    width = large.evaluate("img => img.getBoundingClientRect().width")
+    assert width > image.evaluate("img => img.getBoundingClientRect().width")
+    shot("plot-large")
+    page.keyboard.press("Escape")
+    expect(large).to_be_hidden()
 
 
 def test_file_written_by_code_downloads(page: Page, shot, llm, tmp_path) -> None:
@@ -86,20 +92,18 @@ def test_file_written_by_code_downloads(page: Page, shot, llm, tmp_path) -> None
     shot("downloaded")
 
 
-def test_download_with_a_stored_key_is_byte_exact(page: Page, shot, llm, tmp_path) -> None:
-    """With an API key saved, downloads go through fetch() with the bearer header."""
-    open_new_chat(page)
-    page.get_by_text("Settings").click()
-    page.get_by_label("API key").fill("a-key-this-service-does-not-need")
-    page.get_by_role("button", name="Save key").click()
-    script_code_turn(llm, "open('/mnt/data/bytes.bin', 'wb').write(bytes(range(256)) * 4)")
-    ask(page, "Write some bytes")
-    sent = []
-    page.on("request", lambda r: sent.append(r.headers.get("authorization")))
-    with page.expect_download() as download:
-        page.get_by_role("link", name="Download bytes.bin").click()
-    saved = tmp_path / "bytes.bin"
-    download.value.save_as(saved)
-    assert saved.read_bytes() == bytes(range(256)) * 4
-    assert "Bearer a-key-this-service-does-not-need" in sent
-    shot("downloaded-with-key")
+def test_a_file_chip_removes_the_file_from_the_session(page: Page, shot, llm, tmp_path):
+    conversation = open_new_chat(page)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("remember the milk\n")
+    page.get_by_label("Upload a file").set_input_files(notes)
+    chip = page.get_by_role("listitem").filter(has_text="notes.txt")
+    expect(chip).to_be_visible()
+    expect(chip).to_contain_text("18 B")
+    shot("chip")
+
+    chip.get_by_role("button", name="Remove notes.txt").click()
+    expect(page.get_by_role("link", name="Download notes.txt")).to_have_count(0)
+    listed = page.request.get(f"/conversations/{conversation}/files").json()
+    assert listed == {"files": []}
+    shot("removed")
