@@ -23,7 +23,9 @@ def open_offline(browser: Browser, service: Service, path: str, test: str):
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(
         "console",
-        lambda m: problems.append(m.text) if m.type == "error" and REDOC_LOGO not in m.text else None,
+        lambda m: (
+            problems.append(m.text) if m.type == "error" and REDOC_LOGO not in m.text else None
+        ),
     )
     page.goto(path)
     return context, page, Shots(page, test), outside, problems

@@ -61,7 +61,9 @@ def test_plot_appears_inline_and_downloads_and_opens_large(page: Page, shot, llm
     assert saved.read_bytes().startswith(b"\x89PNG\r\n")
 
     answer.get_by_role("button", name="Open plot 1 large").click()
-    large = page.get_by_role("dialog", name="Plot").get_by_role("img", name="Plot 1 made by the code")
+    large = page.get_by_role("dialog", name="Plot").get_by_role(
+        "img", name="Plot 1 made by the code"
+    )
     expect(large).to_be_visible()
     width = large.evaluate("img => img.getBoundingClientRect().width")
     assert width > image.evaluate("img => img.getBoundingClientRect().width")

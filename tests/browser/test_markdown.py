@@ -66,7 +66,7 @@ def test_raw_html_and_unsafe_links_stay_text(page: Page, shot, llm) -> None:
     open_new_chat(page)
     script_chat_turn(
         llm,
-        "<script>window.injected = 1</script> <img src=x onerror=\"window.injected = 2\">\n\n"
+        '<script>window.injected = 1</script> <img src=x onerror="window.injected = 2">\n\n'
         "[click](javascript:window.injected=3) ![pixel](https://tracker.example/p.png)",
     )
     text = ask(page, "Say something tricky").locator(".text")
@@ -111,7 +111,7 @@ def test_an_html_table_from_code_is_a_table_without_its_scripts(page: Page, shot
           '<tbody><tr><td>Lyon</td><td>522969</td></tr><tr><td>Nice</td>' +
           '<td onclick="window.injected = 1">348085<script>window.injected = 2</script></td></tr>' +
           '</tbody></table></div>';
-        const step = {index: 0, code: "df", status: "Success", result: "   city ...", html: [table]};
+        const step = {index: 0, code: "df", status: "Success", result: "city ...", html: [table]};
         document.getElementById("messages").append(stepBlock(step, true));
     }"""
     )

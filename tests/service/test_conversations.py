@@ -66,6 +66,21 @@ def test_files_of_one_conversation_are_invisible_to_another(azure_service, llm):
         assert http.get(f"/conversations/{second}/files/a.txt").status_code == 404
 
 
+def test_a_removed_file_is_gone_from_the_session(azure_service, llm):
+    conversation = new_id()
+    files = f"/conversations/{conversation}/files"
+    with azure_service.http() as http:
+        http.post(files, files={"file": ("keep.txt", b"1")})
+        http.post(files, files={"file": ("drop.txt", b"2")})
+        removed = http.delete(f"{files}/drop.txt")
+        listed = [f["name"] for f in http.get(files).json()["files"]]
+        again = http.delete(f"{files}/drop.txt")
+        elsewhere = http.delete(f"/conversations/{new_id()}/files/keep.txt")
+
+    assert removed.status_code == 204 and listed == ["keep.txt"]
+    assert again.status_code == 404 and elsewhere.status_code == 404
+
+
 def test_upload_over_the_limit_is_413(azure_service, llm):
     with azure_service.http() as http:
         response = http.post(
