@@ -12,6 +12,7 @@ the pool itself (and what the pool writes into their folders: uploads, files car
 import contextlib
 import itertools
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class Group:
     """One session's cgroup: its directory in each hierarchy (one for all with v2)."""
 
     paths: dict[str, str]  # controller -> directory
+    events: int = -1  # kept open: read after every call, which a fresh open would slow
 
     @property
     def procs(self) -> list[str]:
@@ -66,6 +68,8 @@ class Cgroups:
                 os.mkdir(path)
                 made.append(path)
             self._limit(group, memory_mb * MIB, max_processes)
+            name = "memory.events" if self.version == 2 else "memory.oom_control"
+            group.events = os.open(f"{group.paths['memory']}/{name}", os.O_RDONLY | os.O_CLOEXEC)
         except OSError as error:
             for path in reversed(made):
                 with contextlib.suppress(OSError):
@@ -85,14 +89,17 @@ class Cgroups:
 
     def oom_kills(self, group: Group) -> int:
         """How many of the session's processes the kernel killed for want of memory."""
-        name = "memory.events" if self.version == 2 else "memory.oom_control"
         try:
-            return _counters(f"{group.paths['memory']}/{name}").get("oom_kill", 0)
+            events = os.pread(group.events, 4096, 0)
         except OSError:
             return 0
+        found = re.search(rb"^oom_kill (\d+)$", events, re.M)
+        return int(found[1]) if found else 0
 
     def release(self, group: Group) -> None:
         """Remove the group once its processes are gone (they may take a moment to exit)."""
+        with contextlib.suppress(OSError):
+            os.close(group.events)
         if not _remove(group):
             self._doomed.append(group)
 
@@ -163,18 +170,20 @@ def _delegated_v2(name: str, total_mb: int, mounts, memberships) -> Cgroups:
         )
     _remove_stale(here)
     controllers = [c for c in (*REQUIRED, *OPTIONAL) if c in offered]
-    top, pool_group = f"{here}/{name}", f"{here}/{name}/pool"
+    top = f"{here}/{name}"
+    groups = Cgroups(2, dict.fromkeys(controllers, top), [here], f"{top}/pool", 0)
     try:
         os.mkdir(top)
-        os.mkdir(pool_group)
-        _write(f"{pool_group}/cgroup.procs", "0")
+        os.mkdir(groups.pool_group)
+        _write(f"{groups.pool_group}/cgroup.procs", "0")
         _write(f"{here}/{SUBTREE}", _toggles(controllers, "+"))
         _write(f"{top}/{SUBTREE}", _toggles(controllers, "+"))
-        total = _budget(total_mb, _v2_ceiling(here, mount.point))
-        _write(f"{top}/memory.max", str(total))
+        groups.total_bytes = _budget(total_mb, _v2_ceiling(here, mount.point))
+        _write(f"{top}/memory.max", str(groups.total_bytes))
     except OSError as error:
+        groups.close(wait=0)
         raise CgroupError(f"cgroup v2: cannot set up {top}: {error}") from error
-    return Cgroups(2, dict.fromkeys(controllers, top), [here], pool_group, total)
+    return groups
 
 
 def _v1_as_root(name: str, total_mb: int, mounts, memberships) -> Cgroups:
@@ -190,19 +199,21 @@ def _v1_as_root(name: str, total_mb: int, mounts, memberships) -> Cgroups:
     for path in set(here.values()):
         _remove_stale(path)
     tops = {controller: f"{path}/{name}" for controller, path in here.items()}
+    groups = Cgroups(1, tops, [here["memory"]], tops["memory"], 0)
     try:
         for top in set(tops.values()):
             os.mkdir(top)
         ceiling = _counters(f"{here['memory']}/memory.stat").get("hierarchical_memory_limit")
-        total = _budget(total_mb, ceiling)
-        _write(f"{tops['memory']}/memory.limit_in_bytes", str(total))
-        _write_if_present(f"{tops['memory']}/memory.memsw.limit_in_bytes", str(total))
+        groups.total_bytes = _budget(total_mb, ceiling)
+        _write(f"{tops['memory']}/memory.limit_in_bytes", str(groups.total_bytes))
+        _write_if_present(f"{tops['memory']}/memory.memsw.limit_in_bytes", str(groups.total_bytes))
         # The pool joins its group for memory only: what it writes into sessions' folders
         # (uploads, files carried over to a replacement) then counts against the total.
         _write(f"{tops['memory']}/cgroup.procs", "0")
     except OSError as error:
+        groups.close(wait=0)
         raise CgroupError(f"cgroup v1: cannot set up {tops['memory']}: {error}") from error
-    return Cgroups(1, tops, [here["memory"]], tops["memory"], total)
+    return groups
 
 
 def _budget(total_mb: int, ceiling: int | None) -> int:
@@ -309,7 +320,8 @@ def _locate(path: str | None, mount: _Mount | None) -> str | None:
 
 
 def _unescape(text: str) -> str:
-    return text.encode().decode("unicode_escape") if "\\" in text else text
+    """mountinfo writes a space, tab, newline or backslash in a path as octal: \\040."""
+    return re.sub(r"\\([0-7]{3})", lambda code: chr(int(code[1], 8)), text)
 
 
 def _read(path: str) -> str:

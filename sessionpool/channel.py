@@ -92,18 +92,22 @@ class Channel:
 def parse(body: bytes) -> dict:
     """One JSON object, no NaN or Infinity, at most MAX_DEPTH levels deep."""
     try:
-        reply = json.loads(body, parse_constant=_no_constants)
+        reply = _DECODER.decode(body.decode())
     except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise ProtocolError(f"a reply that is not JSON ({error})") from None
     if not isinstance(reply, dict):
         raise ProtocolError("a reply that is not a JSON object")
-    if not _shallow(reply):
+    # Fewer brackets than the limit cannot nest deeper: the usual reply skips the walk.
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH and not _shallow(reply):
         raise ProtocolError(f"a reply nested more than {MAX_DEPTH} levels deep")
     return reply
 
 
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constants)
 
 
 def _shallow(value: object) -> bool:
