@@ -38,7 +38,9 @@ def session_pool() -> Iterator[RunningPool]:
     """The real local pool, shared by the whole test session: `.endpoint`, `.api_key`.
 
     Every suite's conversations land here and live for the default cooldown, so the cap is
-    raised above the default 100 that a full run would otherwise reach.
+    raised above the default 100 that a full run would otherwise reach. Without cgroups (an
+    ordinary user) the pool would lower that cap until every session's full tmpfs fits in the
+    host's memory; these sessions hardly use theirs, so the total they may fit in is lifted.
     """
-    with start_session_pool(max_sessions=1000) as pool:
+    with start_session_pool(max_sessions=1000, total_memory_mb=2_000_000) as pool:
         yield pool
