@@ -49,6 +49,7 @@ class Cgroups:
     home: list[str]  # where the pool itself was, to go back on close
     pool_group: str  # where the pool runs now, for its memory
     total_bytes: int
+    enabled: list[str] = field(default_factory=list)  # v2 groups whose subtree we opened
     _serial: Iterator[int] = field(default_factory=itertools.count)
     _doomed: list[Group] = field(default_factory=list)
 
@@ -115,11 +116,8 @@ class Cgroups:
         while self._doomed and time.monotonic() < deadline:
             time.sleep(0.05)
             self.sweep()
-        if self.version == 2:
-            top = self.tops["memory"]
-            _write_if_present(f"{top}/{SUBTREE}", _toggles(self.controllers, "-"))
-            parent = os.path.dirname(top)
-            _write_if_present(f"{parent}/{SUBTREE}", _toggles(self.controllers, "-"))
+        for path in reversed(self.enabled):
+            _write_if_present(f"{path}/{SUBTREE}", _toggles(self.controllers, "-"))
         for path in self.home:
             with contextlib.suppress(OSError):
                 _write(f"{path}/cgroup.procs", "0")
@@ -140,7 +138,7 @@ def for_this_pool(name: str, total_mb: int) -> Cgroups:
     """Make the pool's group (v2 if delegated, else v1) and move this process into it."""
     mounts, memberships = _mounts(), _memberships()
     reasons = []
-    for attempt in (_delegated_v2, _v1_as_root):
+    for attempt in (_v2, _v1_as_root):
         try:
             return attempt(name, total_mb, mounts, memberships)
         except CgroupError as error:
@@ -148,42 +146,54 @@ def for_this_pool(name: str, total_mb: int) -> Cgroups:
     raise CgroupError("; ".join(reasons))
 
 
-def _delegated_v2(name: str, total_mb: int, mounts, memberships) -> Cgroups:
+def _v2(name: str, total_mb: int, mounts, memberships) -> Cgroups:
     mount = next((m for m in mounts if m.fstype == "cgroup2"), None)
-    here = _locate(memberships.get(""), mount)
-    if here is None:
+    own = _locate(memberships.get(""), mount)
+    if own is None:
         raise CgroupError("cgroup v2: not mounted, or this process's group is not visible")
-    offered = _read(f"{here}/cgroup.controllers").split()
+    parent, opens = _v2_parent(own, mount.point)
+    offered = _read(f"{parent}/{'cgroup.controllers' if opens else SUBTREE}").split()
     missing = [c for c in REQUIRED if c not in offered]
     if missing:
         raise CgroupError(
-            f"cgroup v2: {here} offers {', '.join(offered) or 'no controllers'}, "
+            f"cgroup v2: {parent} offers {', '.join(offered) or 'no controllers'}, "
             f"not {', '.join(missing)}"
         )
-    if not all(os.access(f"{here}/{f}", os.W_OK) for f in ("cgroup.procs", SUBTREE)):
-        raise CgroupError(f"cgroup v2: {here} is not delegated to uid {os.geteuid()}")
-    others = [p for p in _read(f"{here}/cgroup.procs").split() if int(p) != os.getpid()]
-    if others:
-        raise CgroupError(
-            f"cgroup v2: {here} holds other processes too; give the pool a cgroup of its own "
-            "(for example systemd-run --scope -p Delegate=yes)"
-        )
-    _remove_stale(here)
+    _remove_stale(parent)
     controllers = [c for c in (*REQUIRED, *OPTIONAL) if c in offered]
-    top = f"{here}/{name}"
-    groups = Cgroups(2, dict.fromkeys(controllers, top), [here], f"{top}/pool", 0)
+    top = f"{parent}/{name}"
+    groups = Cgroups(2, dict.fromkeys(controllers, top), [own], f"{top}/pool", 0)
     try:
         os.mkdir(top)
         os.mkdir(groups.pool_group)
         _write(f"{groups.pool_group}/cgroup.procs", "0")
-        _write(f"{here}/{SUBTREE}", _toggles(controllers, "+"))
-        _write(f"{top}/{SUBTREE}", _toggles(controllers, "+"))
-        groups.total_bytes = _budget(total_mb, _v2_ceiling(here, mount.point))
+        for path in [parent, top] if opens else [top]:
+            _write(f"{path}/{SUBTREE}", _toggles(controllers, "+"))
+            groups.enabled.append(path)
+        groups.total_bytes = _budget(total_mb, _v2_ceiling(parent, mount.point))
         _write(f"{top}/memory.max", str(groups.total_bytes))
     except OSError as error:
         groups.close(wait=0)
         raise CgroupError(f"cgroup v2: cannot set up {top}: {error}") from error
     return groups
+
+
+def _v2_parent(own: str, root: str) -> tuple[str, bool]:
+    """Where the pool's group goes, and whether the pool must open that place's subtree.
+    A group holding only the pool is delegated to it (a unit with Delegate=yes, a container's
+    own namespace). Root sharing its group (a login shell's scope) makes its group at the top
+    of the hierarchy instead, as container engines do, where the controllers are open."""
+    others = [p for p in _read(f"{own}/cgroup.procs").split() if int(p) != os.getpid()]
+    if not others:
+        if not all(os.access(f"{own}/{f}", os.W_OK) for f in ("cgroup.procs", SUBTREE)):
+            raise CgroupError(f"cgroup v2: {own} is not delegated to uid {os.geteuid()}")
+        return own, True
+    if os.geteuid() == 0:
+        return root, False
+    raise CgroupError(
+        f"cgroup v2: {own} holds other processes too; give the pool a cgroup of its own "
+        "(for example systemd-run --scope -p Delegate=yes)"
+    )
 
 
 def _v1_as_root(name: str, total_mb: int, mounts, memberships) -> Cgroups:
