@@ -8,12 +8,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The code sessions' Python: Debian's, which every user can read (the pool runs it in a sandbox
+# under other uids), in an environment of its own built from sessionpool/environment/uv.lock.
+SESSION_PYTHON := /usr/bin/python3.11
+SESSION_SYSTEM_PACKAGES := python3.11
+SESSION_ENV := sessionpool/environment/.venv
 # Debian packages only the tests need: a browser for the page's tests, PostgreSQL for the store's,
-# libseccomp's tables to check the pool's seccomp numbers against. The service itself needs none:
-# the session pool sandboxes with the kernel's own namespaces.
+# libseccomp's tables to check the pool's seccomp numbers against.
 TEST_SYSTEM_PACKAGES := chromium postgresql libseccomp2
+# The official session clients (AutoGen, Semantic Kernel, LlamaIndex), tested against the pool
+# from an environment of their own: their pins are not the service's.
+CLIENTS_ENV := tests/clients/.venv
 
-.PHONY: install system-deps run pool test lint bench load clean tools audit
+.PHONY: install system-deps session-system-deps session-env clients-env run pool test lint bench load clean tools audit
 
 # Linters for the Azure files, in their own venv: checkov's pins would clash with uv.lock.
 CHECKOV_VERSION := 3.3.30
@@ -30,8 +37,9 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 	touch $@
 
-system-deps:
-	@missing=""; for p in $(TEST_SYSTEM_PACKAGES); do \
+# Installs the Debian packages given in $(1) as root; as another user, names them and stops.
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -42,12 +50,33 @@ system-deps:
 	    echo "missing system packages:$$missing; install them with: sudo apt-get install$$missing" >&2; exit 1; \
 	  fi; \
 	fi
+endef
 
-run: install
+system-deps:
+	$(call apt_install,$(SESSION_SYSTEM_PACKAGES) $(TEST_SYSTEM_PACKAGES))
+
+session-system-deps:
+	$(call apt_install,$(SESSION_SYSTEM_PACKAGES))
+
+# A relocatable venv: its scripts find their Python wherever the environment is mounted.
+session-env: $(SESSION_ENV)/.synced
+
+$(SESSION_ENV)/.synced: sessionpool/environment/pyproject.toml sessionpool/environment/uv.lock | $(UV) session-system-deps
+	[ -x $(SESSION_ENV)/bin/python3 ] || $(UV) venv --quiet --relocatable --python $(SESSION_PYTHON) $(SESSION_ENV)
+	$(UV) sync --quiet --frozen --project sessionpool/environment --python $(SESSION_PYTHON)
+	touch $@
+
+clients-env: $(CLIENTS_ENV)/.synced
+
+$(CLIENTS_ENV)/.synced: tests/clients/pyproject.toml tests/clients/uv.lock | $(UV)
+	$(UV) sync --quiet --frozen --project tests/clients --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	touch $@
+
+run: install session-env
 	@echo "chat page  http://$(HOST):$(PORT)/ui/    playgrounds  http://$(HOST):$(PORT)/chat/playground/  http://$(HOST):$(PORT)/agent/playground/    API docs  http://$(HOST):$(PORT)/docs"
 	$(VENV)/bin/uvicorn server:app --host $(HOST) --port $(PORT)
 
-pool: install
+pool: install session-env
 	$(PY) -m sessionpool --host $(HOST) --port 6000
 
 lint: $(VENV)/.synced
@@ -67,10 +96,10 @@ $(INFRA_TOOLS):
 audit: $(VENV)/.synced
 	$(PY) -m security.audit
 
-test: install system-deps lint tools audit
+test: install system-deps session-env clients-env lint tools audit
 	$(VENV)/bin/pytest -q
 
-bench: install
+bench: install session-env
 	$(PY) -m bench.pool
 	$(PY) -m bench.service
 
@@ -80,4 +109,4 @@ load: install
 	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SESSION_ENV) $(CLIENTS_ENV) .tools .pytest_cache .ruff_cache

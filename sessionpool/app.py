@@ -25,41 +25,52 @@ Handler = Callable[["Api", Call], Awaitable[Response]]
 
 @dataclass
 class RouteSpec:
+    """One route: `path` is matched as the suffix of the request's path, after any prefix."""
+
     method: str
-    pattern: re.Pattern
+    path: str
     handler: Handler
     versions: tuple[str, ...]
     needs_identifier: bool = True
 
+    def __post_init__(self) -> None:
+        pattern = re.escape(self.path).replace(r"\{name\}", "(?P<name>.+)")
+        pattern = pattern.replace(r"\{id\}", "(?P<id>[^/]+)")
+        self.pattern = re.compile(r"(?:^|/)" + pattern + r"$")
 
-def _suffix(pattern: str) -> re.Pattern:
-    return re.compile(r"(?:^|/)" + pattern + r"$")
 
-
-G1, G2, SESSIONS, ALL = (
+G1, G2, SESSIONS, LATEST, ALL = (
     schemas.GENERATION_1,
     schemas.GENERATION_2,
     schemas.SESSION_API,
+    schemas.LATEST,
     schemas.API_VERSIONS,
 )
 ROUTES = [
-    RouteSpec("POST", _suffix("code/execute"), Api.execute_gen1, G1),
-    RouteSpec("POST", _suffix("files/upload"), Api.upload, G1),
-    RouteSpec("GET", _suffix("files"), Api.list_files, G1),
-    RouteSpec("GET", _suffix("files/content/(?P<name>.+)"), Api.download, G1),
-    RouteSpec("POST", _suffix("executions"), Api.execute_gen2, G2),
-    RouteSpec("GET", _suffix("executions/(?P<id>[^/]+)"), Api.get_execution, G2),
-    RouteSpec("POST", _suffix("files"), Api.upload, G2),
-    RouteSpec("GET", _suffix("files"), Api.list_files, G2),
-    RouteSpec("GET", _suffix("files/(?P<name>.+)/content"), Api.download, G2),
-    RouteSpec("GET", _suffix("files/(?P<name>.+)"), Api.file_info, G2),
-    RouteSpec("DELETE", _suffix("files/(?P<name>.+)"), Api.delete_file, G2),
-    RouteSpec("POST", _suffix("session/interrupt"), Api.interrupt, ALL),
-    RouteSpec("GET", _suffix("session"), Api.get_session, SESSIONS),
-    RouteSpec("DELETE", _suffix("session"), Api.delete_session, SESSIONS),
-    RouteSpec("GET", _suffix("listSessions"), Api.list_sessions, SESSIONS, False),
-    RouteSpec("GET", _suffix("metadata"), Api.metadata, SESSIONS, False),
+    RouteSpec("POST", "code/execute", Api.execute_gen1, G1),
+    RouteSpec("POST", "files/upload", Api.upload, G1),
+    RouteSpec("GET", "files", Api.list_files, G1),
+    RouteSpec("GET", "files/content/{name}", Api.download, G1),
+    RouteSpec("POST", "executions", Api.execute_gen2, G2),
+    RouteSpec("GET", "executions/{id}", Api.get_execution, G2),
+    RouteSpec("POST", "files", Api.upload, G2),
+    RouteSpec("GET", "files", Api.list_files, G2),
+    RouteSpec("GET", "files/{name}/content", Api.download, G2),
+    RouteSpec("GET", "files/{name}", Api.file_info, G2),
+    RouteSpec("DELETE", "files/{name}", Api.delete_file, G2),
+    RouteSpec("GET", "session", Api.get_session, SESSIONS),
+    RouteSpec("DELETE", "session", Api.delete_session, SESSIONS),
+    RouteSpec("GET", "listSessions", Api.list_sessions, SESSIONS, False),
+    RouteSpec("GET", "metadata", Api.metadata, SESSIONS, False),
+    RouteSpec("POST", ".management/stopSession", Api.stop_session, LATEST),
+    # Local extensions, in every api-version: see the README.
+    RouteSpec("POST", "session/interrupt", Api.interrupt, ALL),
+    RouteSpec("GET", "session/outputs", Api.outputs, ALL),
 ]
+LEGACY = {
+    "python/execute": "the route of an early preview that Azure no longer documents nor "
+    "answers (its clients moved to code/execute and executions)",
+}
 
 
 def _find_route(method: str, path: str, api_version: str) -> tuple[RouteSpec, re.Match]:
@@ -76,7 +87,11 @@ def _find_route(method: str, path: str, api_version: str) -> tuple[RouteSpec, re
             f"{method} {path} is not part of api-version {api_version}; it is in {elsewhere[0]}"
         )
     else:
+        legacy = next((why for route, why in LEGACY.items() if path.endswith(route)), None)
+        served = ", ".join(f"{s.method} {s.path}" for s in ROUTES if api_version in s.versions)
         message = f"no route for {method} {path}"
+        message += f": {legacy}" if legacy else ""
+        message += f"; api-version {api_version} serves {served}"
     raise http.ApiError(404, "RouteNotFound", message)
 
 

@@ -15,7 +15,9 @@ from starlette.responses import JSONResponse, Response
 
 from sessionpool import files, schemas
 
-IDENTIFIER = re.compile(r"[\x21-\x7e]{4,128}")
+# The spec's pattern (common.tsp, SessionIdentifier): 4 to 128 printable ASCII characters, neither
+# space nor backslash.
+IDENTIFIER = re.compile(r"[\x21-\x5b\x5d-\x7e]{4,128}")
 MIB = 1024 * 1024
 
 
@@ -54,7 +56,7 @@ def check_identifier(identifier: str | None) -> str:
         raise ApiError(
             400,
             "InvalidIdentifier",
-            "identifier must be 4 to 128 printable ASCII characters without spaces",
+            "identifier must be 4 to 128 printable ASCII characters, without spaces or backslashes",
         )
     return identifier
 

@@ -1,26 +1,57 @@
-"""The interpreter inside a session's sandbox: runs cells statefully, reports as Jupyter does."""
+"""The interpreter inside a session's sandbox: IPython's InteractiveShell, answering the pool.
 
-import ast
-import asyncio
-import base64
-import builtins
+One shell is built in the fork server, before `gc.freeze()`, so that every session shares its
+pages; each forked session then runs its cells through it, as a Jupyter kernel would: rich
+reprs, `display()`, magics, `!cmd` (inside the sandbox), `get_ipython()`, pretty-printed
+results, tracebacks without colour (in stderr).
+
+A cell that holds no IPython syntax (the regex below) takes the fast path: IPython's own
+`run_cell_async`, without the input transformers and the async check that `run_cell` adds and
+that cost about half a millisecond per cell. Every other cell goes through `run_cell`.
+
+Each execute request gets one reply frame:
+
+    status          "ok" or "error"
+    stdout, stderr  the first `max_output` characters of each stream, what Python wrote and
+                    what subprocesses and C code wrote to descriptors 1 and 2
+    stdout_cut, stderr_cut  how many further characters were dropped
+    outputs         Jupyter's outputs in order: {"output_type": "display_data", "data": {mime:
+                    value}, "metadata": {...}}, {"output_type": "execute_result",
+                    "execution_count": n, "data": ..., "metadata": ...}, {"output_type": "error",
+                    "ename", "evalue", "traceback": [...]}
+    value           [the execute_result's own value], only when it is a bool, int, float or str
+                    (numpy's scalars included; NaN and infinities as null)
+    duration_ms
+"""
+
 import contextlib
 import ctypes
-import inspect
 import io
-import linecache
 import math
 import os
+import re
 import signal
 import socket
 import sys
 import time
-import traceback
+import warnings
+
+from IPython.core.async_helpers import _pseudo_sync_runner
+from IPython.core.displayhook import DisplayHook
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 from sessionpool import protocol
 
-CELL_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 _libc = ctypes.CDLL(None)
+
+# What IPython's input transformers act on (with an indented first line): a line starting with
+# an escape (%magic, !cmd, ?help, ,/;/ autocall), `x = %magic` or `x = !cmd`, a line ending in
+# `?`, pasted prompts; and top-level `await`, which needs IPython's event loop runner.
+IPYTHON_SYNTAX = re.compile(
+    r"^[ \t]*([%!?,;/]|>>>|In \[)|=[ \t]*[%!]|\?[ \t]*$|\bawait\b|\basync\b", re.M
+)
 
 
 class CappedStream(io.TextIOBase):
@@ -56,15 +87,8 @@ class CappedStream(io.TextIOBase):
     def encoding(self) -> str:
         return "utf-8"
 
-    def text(self, name: str) -> str:
-        kept = "".join(self._parts)
-        if not self.cut:
-            return kept
-        end = "" if kept.endswith("\n") or not kept else "\n"
-        return (
-            f"{kept}{end}[... {self.cut} more characters of {name} were cut: "
-            f"the limit is {self.limit} characters per stream]\n"
-        )
+    def text(self) -> str:
+        return "".join(self._parts)
 
 
 class FdCapture:
@@ -87,18 +111,123 @@ class FdCapture:
         os.ftruncate(self.fd, 0)
 
 
-class Kernel:
-    """One session's interpreter state: a namespace that persists between cells."""
+class _Publisher(DisplayPublisher):
+    """`display()` and friends: each call becomes a display_data output of the cell."""
 
-    def __init__(self, sock: socket.socket, tmp_dir: str, contained: bool) -> None:
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **_):
+        self._validate_data(data, metadata)
+        output = {"output_type": "display_data", "data": data, "metadata": metadata or {}}
+        self.shell.cell_outputs.append(output)
+
+    def clear_output(self, wait=False):
+        self.shell.cell_outputs[:] = [
+            o for o in self.shell.cell_outputs if o["output_type"] == "error"
+        ]
+
+
+class _DisplayHook(DisplayHook):
+    """The cell's last value: the execute_result output, and the value itself for the pool."""
+
+    def write_output_prompt(self):
+        pass
+
+    def fill_exec_result(self, result):
+        super().fill_exec_result(result)
+        self.shell.cell_value = result
+
+    def write_format_data(self, format_dict, md_dict=None):
+        self.shell.cell_outputs.append(
+            {
+                "output_type": "execute_result",
+                "execution_count": self.prompt_count,
+                "data": format_dict,
+                "metadata": md_dict or {},
+            }
+        )
+
+
+class KernelShell(InteractiveShell):
+    """IPython as a Jupyter kernel runs it, with outputs kept for the pool's reply."""
+
+    displayhook_class = _DisplayHook
+    display_pub_class = _Publisher
+    # `!cmd` writes straight to descriptors 1 and 2 (captured); the piped variant needs a tty.
+    system = InteractiveShell.system_raw
+
+    def __init__(self, **kwargs) -> None:
+        self.cell_outputs: list[dict] = []
+        self.cell_value: object = None
+        super().__init__(**kwargs)
+
+    def _showtraceback(self, etype, evalue, stb):
+        text = self.InteractiveTB.stb2text(stb)
+        print(text, file=sys.stderr)
+        self.cell_outputs.append(
+            {
+                "output_type": "error",
+                "ename": getattr(etype, "__name__", str(etype)),
+                "evalue": _safe_str(evalue),
+                "traceback": stb,
+            }
+        )
+
+    def _tee(self, channel):
+        # IPython 9 copies every write into its output history: unbounded memory, unused here.
+        return contextlib.nullcontext()
+
+
+def build_shell() -> KernelShell:
+    """The one shell of this fork server: no history file, no colours, Jupyter's defaults."""
+    config = Config()
+    config.HistoryManager.enabled = False
+    config.InteractiveShell.colors = "nocolor"
+    config.InteractiveShell.xmode = "Context"
+    shell = KernelShell.instance(config=config)
+    # Clients such as AutoGen list packages with pkg_resources and read stderr as output.
+    warnings.filterwarnings("ignore", "pkg_resources is deprecated", DeprecationWarning)
+    return shell
+
+
+def warm_up(shell: KernelShell, cells: list[str]) -> None:
+    """Run `cells` through both paths so that what they load is loaded before any fork,
+    then forget them: a session starts at execution count 1 with an empty namespace."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for code in cells:
+            out, err = CappedStream(4096, 1), CappedStream(4096, 2)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                run_cell(shell, code)
+        shell.reset(new_session=False)
+    shell.execution_count = 1
+    shell.cell_outputs, shell.cell_value = [], None
+
+
+def run_cell(shell: KernelShell, code: str) -> bool:
+    """Run one cell through the fast path or `run_cell`; True if it succeeded."""
+    shell.cell_outputs, shell.cell_value = [], None
+    cell = code.lstrip("\n") if code.endswith("\n") else code.lstrip("\n") + "\n"
+    if cell[:1] in (" ", "\t") or IPYTHON_SYNTAX.search(cell):
+        return shell.run_cell(code, store_history=True).success
+    coroutine = shell.run_cell_async(cell, store_history=True, transformed_cell=cell)
+    result = None
+    try:
+        result = _pseudo_sync_runner(coroutine)
+    finally:
+        shell.events.trigger("post_execute")
+        shell.events.trigger("post_run_cell", result)
+    return result.success
+
+
+class Kernel:
+    """One session's interpreter: the shell, the channel to the pool, its output captures."""
+
+    def __init__(self, sock: socket.socket, shell: KernelShell, tmp_dir: str, contained: bool):
         """`contained`: kill(-1) here reaches only this session's processes."""
         self.sock = sock
+        self.shell = shell
         self.contained = contained
-        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
-        self.cells = 0
         self.running = False
         self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
         self.captures = (FdCapture(1, tmp_dir), FdCapture(2, tmp_dir))
         # Between cells, stray writes go to the descriptors and reach the next cell's output.
         sys.stdout = open(1, "w", closefd=False, buffering=1)  # noqa: SIM115
@@ -126,54 +255,71 @@ class Kernel:
             protocol.send(self.sock, reply)
 
     def execute(self, code: str, max_output: int) -> dict:
-        self.cells += 1
         out = CappedStream(max_output, 1)
         err = CappedStream(max_output, 2)
         saved = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err
         started = time.perf_counter()
-        reply: dict = {"status": "ok", "result": None, "images": []}
+        succeeded = False
+        self.running = True
         try:
-            value, has_value = self._run_cell(code, f"<cell-{self.cells}>")
-            reply["images"] = _collect_figures()
-            if has_value:
-                reply["result"] = _result_value(value)
-        except BaseException:
+            succeeded = run_cell(self.shell, code)
+        except BaseException:  # an interrupt outside the code itself, or IPython failing
             self.running = False
-            reply["status"] = "error"
-            _write_traceback(err, f"<cell-{self.cells}>")
+            self.shell.showtraceback()
         finally:
             self.running = False
             sys.stdout, sys.stderr = saved
-        _flush_c_stdio()
+        _libc.fflush(None)
         self.captures[0].drain_into(out)
         self.captures[1].drain_into(err)
-        reply["stdout"] = out.text("stdout")
-        reply["stderr"] = err.text("stderr")
-        reply["duration_ms"] = round((time.perf_counter() - started) * 1000)
+        reply = {
+            "status": "ok" if succeeded else "error",
+            "stdout": out.text(),
+            "stderr": err.text(),
+            "stdout_cut": out.cut,
+            "stderr_cut": err.cut,
+            "outputs": self.shell.cell_outputs,
+            "duration_ms": round((time.perf_counter() - started) * 1000),
+        }
+        if any(o["output_type"] == "execute_result" for o in reply["outputs"]):
+            value = json_value(self.shell.cell_value)
+            if value is not NOT_PRIMITIVE:
+                reply["value"] = [value]
+        self.shell.cell_outputs, self.shell.cell_value = [], None
         return reply
 
-    def _run_cell(self, code: str, filename: str) -> tuple[object, bool]:
-        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
-        tree = ast.parse(code, filename, "exec")
-        last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr) and not _silenced(code):
-            last = ast.Expression(tree.body.pop().value)
-        self.running = True
-        self._evaluate(compile(tree, filename, "exec", flags=CELL_FLAGS))
-        if last is None:
-            return None, False
-        value = self._evaluate(compile(last, filename, "eval", flags=CELL_FLAGS))
-        self.running = False
-        if value is not None:
-            self.namespace["_"] = value
-        return value, value is not None
 
-    def _evaluate(self, code_object):
-        value = eval(code_object, self.namespace)
-        if code_object.co_flags & inspect.CO_COROUTINE:
-            value = self.loop.run_until_complete(value)
+NOT_PRIMITIVE = object()
+
+
+def json_value(value: object) -> object:
+    """The value as JSON holds it when it is a primitive (NaN and infinities become null)."""
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(value, numpy.bool_ | numpy.integer | numpy.floating):
+        value = value.item()
+    if type(value) in (bool, int):
         return value
+    if type(value) is str:
+        return value if _encodable(value) else NOT_PRIMITIVE
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    return NOT_PRIMITIVE
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate: its repr (text/plain) says what it is
+        return False
+    return True
+
+
+def _safe_str(value: object) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def _stop_other_processes() -> bool:
@@ -193,65 +339,3 @@ def _stop_other_processes() -> bool:
                 pass
         time.sleep(0.005)
     return False
-
-
-def _silenced(code: str) -> bool:
-    """A trailing semicolon hides the last value, as in Jupyter."""
-    return code.rstrip().endswith(";")
-
-
-def _result_value(value: object) -> object:
-    """A JSON number for int and float (numpy's too), the text repr for everything else."""
-    numpy = sys.modules.get("numpy")
-    if numpy is not None and isinstance(value, numpy.integer | numpy.floating):
-        value = value.item()
-    if type(value) is int or (type(value) is float and math.isfinite(value)):
-        return value
-    return repr(value)
-
-
-def _write_traceback(stream: CappedStream, filename: str) -> None:
-    kind, error, tb = sys.exc_info()
-    while tb is not None and tb.tb_frame.f_code.co_filename != filename:
-        tb = tb.tb_next
-    stream.write("".join(traceback.format_exception(kind, error, tb)))
-
-
-def _flush_c_stdio() -> None:
-    _libc.fflush(None)
-
-
-def _collect_figures() -> list[dict]:
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is None:
-        return []
-    images = list(_SHOWN)
-    _SHOWN.clear()
-    images.extend(_render_open_figures(pyplot))
-    return images
-
-
-_SHOWN: list[dict] = []
-
-
-def _render_open_figures(pyplot) -> list[dict]:
-    images = []
-    for number in pyplot.get_fignums():
-        figure = pyplot.figure(number)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", bbox_inches="tight")
-        data = base64.b64encode(buffer.getvalue()).decode()
-        images.append({"type": "image", "format": "png", "base64_data": data})
-    pyplot.close("all")
-    return images
-
-
-def _show(*args, **kwargs) -> None:
-    """`plt.show()` in a session: render the open figures into the cell's results."""
-    _SHOWN.extend(_render_open_figures(sys.modules["matplotlib.pyplot"]))
-
-
-def install_matplotlib_hooks() -> None:
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        pyplot.show = _show

@@ -77,8 +77,8 @@ class Pool:
             return os.geteuid()
         return self.sandbox.first_uid + next(self._uids) % UID_SPREAD
 
-    async def _new_kernel(self) -> KernelProcess:
-        return await asyncio.to_thread(self.sandbox.spawn, self._allocate_uid())
+    async def _new_kernel(self, empty: bool = False) -> KernelProcess:
+        return await asyncio.to_thread(self.sandbox.spawn, self._allocate_uid(), empty)
 
     async def _take_kernel(self) -> KernelProcess:
         self._refill.set()
@@ -160,12 +160,16 @@ class Pool:
     # --- calls ---------------------------------------------------------------------------
 
     async def execute(
-        self, session: Session, code: str, timeout: float, max_output: int
+        self, session: Session, code: str, timeout: float, max_output: int, empty: bool = False
     ) -> Outcome:
+        """Run `code`; with `empty`, first in a new interpreter with nothing preloaded
+        (`useEmptyKernel`), which the session then keeps."""
         async with session.lock:
             session.calls += 1
             session.last_used = time.time()
             try:
+                if empty and not await self._swap(session, await self._new_kernel(empty=True)):
+                    return self._gone()
                 outcome = await self._run(session, code, timeout, max_output)
             finally:
                 session.last_used = time.time()

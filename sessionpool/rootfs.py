@@ -1,6 +1,7 @@
 """The read-only root a session sees: system and Python bound read-only, small /etc, tmpfs."""
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -43,7 +44,10 @@ class Layout:
     etc: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
-    def of_this_host(cls, excluded: str | None = None) -> "Layout":
+    def of_this_host(cls, excluded: tuple[str, ...] = ()) -> "Layout":
+        """`/usr` (the sessions' environment included, at /usr/local in the fork server's view),
+        the top-level system folders, and whatever else Python imports from (in a fork server
+        that runs at the host's paths), but never `excluded` (the pool's own code)."""
         layout = cls(binds=["/usr"])
         for name in TOP_LEVEL:
             path = f"/{name}"
@@ -54,7 +58,7 @@ class Layout:
         prefixes = [sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix]
         # Every import directory too (a .pth file may point outside the prefixes), but never
         # the pool's own code, nor the fork server's working directory.
-        private = {os.path.realpath(p) for p in (os.getcwd(), excluded) if p}
+        private = {os.path.realpath(p) for p in (os.getcwd(), *excluded) if p}
         for entry in prefixes + [p for p in sys.path if p and os.path.isdir(p)]:
             real = os.path.realpath(entry)
             covered = any(real == b or real.startswith(b + "/") for b in layout.binds)
@@ -90,7 +94,9 @@ def build_root(layout: Layout, limits: Limits, owner: int | None) -> None:
     linux.mount("tmpfs", root + "/mnt/data", "tmpfs", flags, data)
     for path, fd in sources.items():
         os.makedirs(root + path, exist_ok=True)
-        _bind_read_only(f"/proc/self/fd/{fd}", root + path)
+        # Recursive: the environment is a mount at /usr/local, and a user namespace may not
+        # bind a folder without the mounts locked under it.
+        bind_read_only(f"/proc/self/fd/{fd}", root + path, recursive=True)
     for path, target in layout.links.items():
         os.symlink(target, root + path)
     _build_dev(root, devices, limits)
@@ -106,10 +112,26 @@ def _tmpfs(size_mb: int, mode: str) -> str:
     return f"size={size_mb}m,nr_inodes={size_mb * INODES_PER_MB},mode={mode}"
 
 
-def _bind_read_only(source: str, target: str) -> None:
-    linux.mount(source, target, None, linux.MS_BIND)
-    keep = linux.mount_flags_of(target) | linux.MS_NOSUID | linux.MS_NODEV
-    linux.mount(None, target, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | keep)
+def bind_read_only(source: str, target: str, recursive: bool = False) -> None:
+    """Bind `source` at `target`, read-only, with every mount under it read-only too."""
+    linux.mount(source, target, None, linux.MS_BIND | (linux.MS_REC if recursive else 0))
+    for mount_point in _mounts_under(target) if recursive else [target]:
+        keep = linux.mount_flags_of(mount_point) | linux.MS_NOSUID | linux.MS_NODEV
+        remount = linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY | keep
+        linux.mount(None, mount_point, None, remount)
+
+
+def _mounts_under(target: str) -> list[str]:
+    """Mount points at or below `target`, parents first, from /proc/self/mountinfo."""
+    with open("/proc/self/mountinfo") as file:
+        points = [_unescape(line.split()[4]) for line in file]
+    inside = {p for p in points if p == target or p.startswith(target + "/")}
+    return sorted(inside, key=len)
+
+
+def _unescape(field: str) -> str:
+    """Mount points in mountinfo escape space, tab, newline and backslash as octal."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), field)
 
 
 def _build_dev(root: str, devices: dict[str, int], limits: Limits) -> None:

@@ -10,19 +10,17 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sessionpool import jail, linux, protocol, resources, rootfs, seccomp
+from sessionpool import jail, linux, protocol, resources, rootfs, runtime, seccomp
 from sessionpool.cgroups import CgroupError, Cgroups, Group
 from sessionpool.settings import PoolSettings
 
 log = logging.getLogger("sessionpool")
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 UID_SPREAD = 100_000_000
 READY_TIMEOUT = 180.0
 HELLO_TIMEOUT = 30.0
@@ -159,25 +157,13 @@ class Sandbox:
             max_open_files=self.settings.max_open_files,
             cpu_seconds=self.settings.cpu_seconds,
         )
-        _check_interpreter_readable()
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "HOME": str(self._runtime),
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": str(self._runtime / "mpl"),
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "PYTHONPATH": str(PACKAGE_ROOT),
-        }
-        config = json.dumps({"limits": asdict(limits), "package_root": str(PACKAGE_ROOT)})
+        config = json.dumps({"limits": asdict(limits)})
+        try:
+            command, env = runtime.fork_server(child.fileno(), config, str(self._runtime))
+        except runtime.MissingEnvironment as error:
+            raise SandboxError(str(error)) from error
         self._process = subprocess.Popen(
-            [sys.executable, "-s", "-m", "sessionpool.zygote", str(child.fileno()), config],
-            env=env,
-            cwd=self._runtime,
-            pass_fds=[child.fileno()],
-            stdin=subprocess.DEVNULL,
+            command, env=env, cwd=self._runtime, pass_fds=[child.fileno()], stdin=subprocess.DEVNULL
         )
         child.close()
         self._control = parent
@@ -193,6 +179,8 @@ class Sandbox:
             self.info["preload_ms"],
             f" (missing: {', '.join(self.info['missing'])})" if self.info["missing"] else "",
         )
+        if self.info["view"] != "neutral":
+            log.warning("sessions see their Python at the %s", self.info["view"])
 
     def _probe(self, tier: str) -> dict[str, bool]:
         if tier != "none" and not seccomp.supported() and not self.settings.allow_no_seccomp:
@@ -204,7 +192,7 @@ class Sandbox:
         kernel, layers = self._spawn(tier, uid)
         # Preloaded modules work even when the installation is unreadable; later imports not.
         binds = self.info["binds"]
-        code = f"import os\n[p for p in {binds!r} if not os.access(p, os.R_OK | os.X_OK)]"
+        code = f"import os\nstr([p for p in {binds!r} if not os.access(p, os.R_OK | os.X_OK)])"
         kernel.channel.settimeout(HELLO_TIMEOUT)
         try:
             protocol.send(kernel.channel, {"op": "execute", "code": code, "max_output": 4096})
@@ -215,9 +203,9 @@ class Sandbox:
             kernel.close()
         if reply.get("status") != "ok":
             raise SandboxError(f"the probe session failed: {reply.get('stderr')}")
-        if reply.get("result") != "[]":
+        if reply.get("value") != ["[]"]:
             raise SandboxError(
-                f"the sessions' uid cannot read the Python installation: {reply['result']}; "
+                f"the sessions' uid cannot read the Python installation: {reply.get('value')}; "
                 "install Python where every user can read it (under /usr or /opt)"
             )
         return layers
@@ -238,12 +226,13 @@ class Sandbox:
         for gap in self.resources.unbounded:
             log.warning("not bounded: %s", gap)
 
-    def spawn(self, host_uid: int) -> KernelProcess:
-        """Fork a new isolated kernel; blocks for the ~20 ms it takes, so call it in a thread."""
-        kernel, _ = self._spawn(self.isolation, host_uid)
+    def spawn(self, host_uid: int, empty: bool = False) -> KernelProcess:
+        """Fork a new isolated kernel (`empty`: with nothing preloaded); blocks for the
+        ~20 ms it takes, so call it in a thread."""
+        kernel, _ = self._spawn(self.isolation, host_uid, empty)
         return kernel
 
-    def _spawn(self, tier: str, host_uid: int) -> tuple[KernelProcess, dict]:
+    def _spawn(self, tier: str, host_uid: int, empty: bool = False) -> tuple[KernelProcess, dict]:
         groups, group = self.resources.cgroups, None
         if groups is not None:
             # The init (or supervisor) counts as a task too.
@@ -252,7 +241,7 @@ class Sandbox:
             except CgroupError as error:
                 raise SandboxError(str(error)) from error
         try:
-            kernel, layers = self._start_kernel(tier, host_uid, group)
+            kernel, layers = self._start_kernel(tier, host_uid, group, empty)
         except BaseException:
             if group:
                 groups.release(group)
@@ -261,7 +250,7 @@ class Sandbox:
         return kernel, layers
 
     def _start_kernel(
-        self, tier: str, host_uid: int, group: Group | None
+        self, tier: str, host_uid: int, group: Group | None, empty: bool
     ) -> tuple[KernelProcess, dict]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         workdir = None
@@ -277,6 +266,7 @@ class Sandbox:
             "host_uid": host_uid,
             "workdir": workdir,
             "cgroups": group.procs if group else [],
+            "empty": empty,
         }
         try:
             with self._lock:
@@ -322,13 +312,3 @@ class Sandbox:
             self.resources.cgroups.close()
         if self._runtime is not None:
             shutil.rmtree(self._runtime, ignore_errors=True)
-
-
-def _check_interpreter_readable() -> None:
-    """A sandbox must see Python at the same paths; say so clearly when it cannot."""
-    for path in {sys.base_prefix, sys.prefix}:
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise SandboxError(
-                f"the Python installation at {path} is not readable by uid {os.geteuid()}; "
-                "install Python under /usr or /opt (or another readable place) for the pool"
-            )

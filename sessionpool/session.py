@@ -13,14 +13,15 @@ KEPT_EXECUTIONS = 50
 
 @dataclass
 class Outcome:
-    """What one call produced, before it is shaped for an api-version."""
+    """What one call produced, before it is shaped for an api-version (schemas.py)."""
 
     succeeded: bool
     stdout: str = ""
     stderr: str = ""
-    value: object = None
-    has_value: bool = False
-    images: list[dict] = field(default_factory=list)
+    stdout_cut: int = 0  # characters the kernel dropped beyond the limit
+    stderr_cut: int = 0
+    outputs: list[dict] = field(default_factory=list)  # Jupyter's outputs, in order
+    value: list | None = None  # [the execute_result's value] when it is a JSON primitive
     duration_ms: int = 0
 
 
@@ -29,6 +30,8 @@ class Execution:
     id: str
     execution_type: str
     outcome: Outcome | None = None
+    max_output: int = 4096  # how its result is shaped when polled
+    jupyter_format: bool = False
 
 
 class Session:
@@ -47,6 +50,7 @@ class Session:
         self.calls = 0
         self.interrupted = 0  # the number of the last call interrupted on request
         self.oom_kills = 0  # of its kernel's cgroup, as last reported
+        self.latest: Outcome | None = None  # the last call's outcome, for GET session/outputs
 
     @property
     def busy(self) -> bool:
@@ -73,39 +77,62 @@ class Session:
 
 def outcome_from(reply: dict) -> Outcome:
     """Check the kernel's reply field by field: the sandbox is not trusted."""
-    images = reply.get("images") or []
-    if not isinstance(images, list) or not all(_is_image(i) for i in images):
-        raise ValueError("malformed images")
-    value = reply.get("result")
-    if value is not None and type(value) not in (int, float, str):
-        raise ValueError("malformed result")
+    outputs = reply.get("outputs", [])
+    if not isinstance(outputs, list) or not all(_is_output(o) for o in outputs):
+        raise ValueError("malformed outputs")
+    value = reply.get("value")
+    if value is not None and not (
+        isinstance(value, list) and len(value) == 1 and type(value[0]) in PRIMITIVES
+    ):
+        raise ValueError("malformed value")
     stdout, stderr = reply.get("stdout", ""), reply.get("stderr", "")
     if not isinstance(stdout, str) or not isinstance(stderr, str):
         raise ValueError("malformed streams")
-    duration = reply.get("duration_ms", 0)
+    counts = [reply.get(name, 0) for name in ("stdout_cut", "stderr_cut", "duration_ms")]
+    if not all(type(count) is int and count >= 0 for count in counts):
+        raise ValueError("malformed counts")
     return Outcome(
         succeeded=reply.get("status") == "ok",
         stdout=_clean(stdout),
         stderr=_clean(stderr),
+        stdout_cut=counts[0],
+        stderr_cut=counts[1],
+        outputs=_clean(outputs),
         value=_clean(value),
-        has_value=value is not None,
-        images=[{k: i[k] for k in ("type", "format", "base64_data")} for i in images],
-        duration_ms=duration if isinstance(duration, int) else 0,
+        duration_ms=counts[2],
     )
 
 
 def _clean(value):
-    """Text with lone surrogates (which UTF-8 cannot carry) replaced by '?'."""
-    if isinstance(value, str) and not value.isascii():
-        return value.encode("utf-8", "replace").decode()
+    """The same JSON with lone surrogates (which UTF-8 cannot carry) replaced by '?'."""
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "replace").decode()
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean(key): _clean(item) for key, item in value.items()}
     return value
 
 
-def _is_image(item: object) -> bool:
+PRIMITIVES = (bool, int, float, str, type(None))
+OUTPUT_TYPES = {"display_data", "execute_result", "error"}
+
+
+def _is_output(item: object) -> bool:
+    """A Jupyter output: a MIME bundle of strings or JSON, or an error's name and lines."""
+    if not isinstance(item, dict) or item.get("output_type") not in OUTPUT_TYPES:
+        return False
+    if item["output_type"] == "error":
+        traceback = item.get("traceback")
+        return (
+            isinstance(item.get("ename"), str)
+            and isinstance(item.get("evalue"), str)
+            and isinstance(traceback, list)
+            and all(isinstance(line, str) for line in traceback)
+        )
+    data, metadata = item.get("data"), item.get("metadata", {})
     return (
-        isinstance(item, dict)
-        and item.get("type") == "image"
-        and item.get("format") == "png"
-        and isinstance(item.get("base64_data"), str)
-        and item["base64_data"].isascii()
+        isinstance(data, dict)
+        and all(isinstance(mime, str) for mime in data)
+        and isinstance(metadata, dict)
     )

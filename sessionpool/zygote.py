@@ -1,11 +1,14 @@
-"""The fork server: imports the data stack once, then forks one isolated kernel per request.
+"""The fork server: builds IPython's shell and imports the data stack once, then forks one
+isolated kernel per request.
 
-It is started by the pool with an empty environment (it never sees the pool's secrets),
-stays single-threaded, and talks to the pool over one Unix socket (descriptor in argv[1]).
+It is started by the pool through `sessionpool.runtime` (which puts it in its neutral view)
+with an empty environment (it never sees the pool's secrets), stays single-threaded, and talks
+to the pool over one Unix socket (descriptor in argv[1]). Before the data stack is imported it
+forks a second, bare fork server, which serves the requests for an empty kernel
+(`useEmptyKernel`): IPython and nothing preloaded.
 """
 
 import gc
-import io
 import json
 import os
 import random
@@ -40,6 +43,22 @@ PRELOADED = (
     "itertools",
     "re",
 )
+# Cells run once before any fork, so that what they load (the traceback formatter, the magics,
+# the display formatters, the PNG writer and its fonts) is shared instead of loaded per session.
+WARM_UP = [
+    "1 + 1",
+    "print('x')\n[1, 2]",
+    "1 / 0",
+    "%time 1",
+    "from IPython.display import HTML, display\ndisplay(HTML('<b>x</b>'))",
+]
+# Where the pool's own code is imported from: never part of a session's root or sys.path.
+CODE_PATHS = tuple(p for p in os.environ.get("PYTHONPATH", "").split(":") if p)
+DATA_WARM_UP = [
+    "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.title('warm-up')\nplt.show()",
+    "import pandas as pd\npd.DataFrame({'a': [1.5]})",
+    "import numpy as np\nnp.arange(3)",
+]
 
 
 def main() -> None:
@@ -47,12 +66,15 @@ def main() -> None:
     config = json.loads(sys.argv[2])
     limits = rootfs.Limits(**config["limits"])
     started = time.perf_counter()
-    missing = _preload()
-    layout = rootfs.Layout.of_this_host(excluded=config["package_root"])
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, _reap)
-    gc.collect()
-    gc.freeze()  # forked sessions then share the imported objects' pages instead of copying
+    shell = kernel.build_shell()
+    layout = rootfs.Layout.of_this_host(excluded=CODE_PATHS)
+    kernel.warm_up(shell, WARM_UP)
+    bare = _fork_bare_server(control, shell, layout, limits)
+    missing = _preload()
+    kernel.warm_up(shell, DATA_WARM_UP)
+    _freeze()
     ready = {
         "op": "ready",
         "pid": os.getpid(),
@@ -61,6 +83,7 @@ def main() -> None:
         "missing": missing,
         "threads": len(os.listdir("/proc/self/task")),
         "binds": layout.binds,
+        "view": os.environ.get("SESSIONPOOL_VIEW", "host paths"),
     }
     protocol.send(control, ready)
     while True:
@@ -68,9 +91,40 @@ def main() -> None:
             request, fds = protocol.recv(control, maxfds=1)
         except EOFError:
             return
-        pid = _spawn(request, fds[0], layout, limits)
+        if request.get("empty"):
+            protocol.send(bare, request, fds)  # the bare server answers on our behalf
+            reply, _ = protocol.recv(bare)
+        else:
+            reply = {"op": "spawned", "pid": _spawn(request, fds[0], shell, layout, limits)}
         os.close(fds[0])
-        protocol.send(control, {"op": "spawned", "pid": pid})
+        protocol.send(control, reply)
+
+
+def _fork_bare_server(control, shell, layout, limits) -> socket.socket:
+    """Fork the server of empty kernels: it serves spawn requests the main server forwards."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    _freeze()
+    if os.fork():
+        theirs.close()
+        return ours
+    control.close()
+    ours.close()
+    linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)  # not inherited across fork
+    while True:
+        try:
+            request, fds = protocol.recv(theirs, maxfds=1)
+        except EOFError:
+            os._exit(0)
+        pid = _spawn(request, fds[0], shell, layout, limits)
+        os.close(fds[0])
+        protocol.send(theirs, {"op": "spawned", "pid": pid})
+
+
+def _freeze() -> None:
+    if threading.active_count() != 1:
+        raise RuntimeError("the fork server must stay single-threaded")
+    gc.collect()
+    gc.freeze()  # forked sessions then share the objects' pages instead of copying them
 
 
 def _preload() -> list[str]:
@@ -80,23 +134,7 @@ def _preload() -> list[str]:
             __import__(name)
         except ImportError:
             missing.append(name)
-    kernel.install_matplotlib_hooks()
-    _warm_matplotlib()
-    if threading.active_count() != 1:
-        raise RuntimeError("the fork server must stay single-threaded")
     return missing
-
-
-def _warm_matplotlib() -> None:
-    """Render one figure so fonts and the PNG writer are loaded before any fork."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is None:
-        return
-    figure, axes = pyplot.subplots()
-    axes.plot([0, 1], [0, 1])
-    axes.set_title("warm-up")
-    figure.savefig(io.BytesIO(), format="png", bbox_inches="tight")
-    pyplot.close("all")
 
 
 def _reap(*_) -> None:
@@ -109,7 +147,7 @@ def _reap(*_) -> None:
             return
 
 
-def _spawn(request: dict, session_fd: int, layout: rootfs.Layout, limits: rootfs.Limits) -> int:
+def _spawn(request: dict, session_fd: int, shell, layout, limits) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -128,7 +166,7 @@ def _spawn(request: dict, session_fd: int, layout: rootfs.Layout, limits: rootfs
             landlocked = isolation == "landlock"
             workdir = request["workdir"]
             handles = confine.enter_confined(layout, limits, uid, workdir, landlocked)
-        _run_kernel(channel, handles, isolation)
+        _run_kernel(channel, shell, handles, isolation)
     except BaseException:
         try:
             message = {"op": "error", "message": traceback.format_exc()}
@@ -138,7 +176,7 @@ def _spawn(request: dict, session_fd: int, layout: rootfs.Layout, limits: rootfs
     os._exit(0)
 
 
-def _run_kernel(channel: socket.socket, handles: jail.Handles, isolation: str) -> None:
+def _run_kernel(channel: socket.socket, shell, handles: jail.Handles, isolation: str) -> None:
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
@@ -147,6 +185,10 @@ def _run_kernel(channel: socket.socket, handles: jail.Handles, isolation: str) -
     if isolation != "namespaces":
         tmp = os.path.join(os.path.dirname(os.getcwd()), "tmp")
         os.environ |= {"HOME": os.getcwd(), "TMPDIR": tmp, "MPLCONFIGDIR": f"{tmp}/mpl"}
+    # As Jupyter: the working folder first on sys.path (files uploaded to /mnt/data import),
+    # and nothing of the pool's own code, which a session cannot see.
+    sys.path[:] = ["", *(p for p in sys.path if p and p not in CODE_PATHS)]
+    sys.argv[:] = [""]
     random.seed()
     numpy = sys.modules.get("numpy")
     if numpy is not None:
@@ -157,7 +199,7 @@ def _run_kernel(channel: socket.socket, handles: jail.Handles, isolation: str) -
     contained = isolation == "namespaces" or any(
         layers.get(name) for name in (confine.OWN_UID, confine.SCOPED_SIGNALS)
     )
-    session = kernel.Kernel(channel, os.environ["TMPDIR"], contained)
+    session = kernel.Kernel(channel, shell, os.environ["TMPDIR"], contained)
     hello = {"op": "hello", "layers": handles.layers}
     protocol.send(channel, hello, handles.as_list())
     for fd in handles.as_list():

@@ -140,7 +140,7 @@ def test_a_dropped_stream_interrupts_its_code(azure_service, llm):
     script_code_turn(llm, "'finished' in globals()")
     after = azure_service.remote("/chat").invoke({"message": "finished?"}, config(conversation))
     assert after["steps"][0]["status"] == "Success"
-    assert after["steps"][0]["result"] == "False"
+    assert after["steps"][0]["result"] is False
 
 
 def test_a_stopped_answer_is_kept_with_its_running_step_marked_stopped(azure_service, llm):

@@ -38,7 +38,7 @@ def test_an_exception_is_a_failure_with_a_traceback(tool):
     response = tool.execute("def f():\n    raise ValueError('boom')\nf()")
     assert response["status"] == "Failure"
     assert "ValueError: boom" in response["stderr"]
-    assert 'File "<cell-1>", line 3' in response["stderr"]
+    assert "Cell In[1], line 3" in response["stderr"]
     assert "\x1b[" not in response["stderr"]
     assert response["result"] == ""
 
@@ -77,7 +77,7 @@ def test_delete_session_gives_a_fresh_state(tool):
     tool.delete_session()
     assert tool.session_id != old
     response = tool.execute("'secret' in globals()")
-    assert response["result"] == "False"
+    assert response["result"] is False
 
 
 def test_delete_session_frees_the_old_session(tool, session_pool):

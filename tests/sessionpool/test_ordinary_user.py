@@ -52,7 +52,7 @@ def test_a_fork_bomb_is_contained_under_an_ordinary_user(user_pool):
     user_pool.run("alive = 'yes'", neighbour)
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
     assert user_pool.run(bomb, new_id(), timeout=2)["status"] == "Failure"
-    assert user_pool.value("alive", neighbour) == "'yes'"
+    assert user_pool.value("alive", neighbour) == "yes"
 
 
 def test_shutdown_under_an_ordinary_user_leaves_nothing():

@@ -19,7 +19,7 @@ def neighbour(client):
 
 
 def assert_neighbour_answers(client, neighbour):
-    assert client.value("alive", neighbour) == "'yes'"
+    assert client.value("alive", neighbour) == "yes"
 
 
 def probe(client, code: str, **kwargs) -> object:
@@ -209,7 +209,7 @@ def test_infinite_loop_is_interrupted_and_state_kept(client, neighbour):
     assert properties["status"] == "Failure"
     assert "KeyboardInterrupt" in properties["stderr"]
     assert "timeout and was interrupted; the session's variables are kept" in properties["stderr"]
-    assert client.value("kept", identifier) == "'still here'"
+    assert client.value("kept", identifier) == "still here"
     assert_neighbour_answers(client, neighbour)
 
 
@@ -221,8 +221,8 @@ def test_code_that_ignores_the_interrupt_is_killed_and_replaced(client, neighbou
     assert properties["status"] == "Failure"
     assert "The session was restarted" in properties["stderr"]
     assert "did not stop" in properties["stderr"]
-    assert client.value("'lost' in globals()", identifier) == "False"
-    assert client.value("open('/mnt/data/kept.txt').read()", identifier) == "'kept'"
+    assert client.value("'lost' in globals()", identifier) is False
+    assert client.value("open('/mnt/data/kept.txt').read()", identifier) == "kept"
     assert_neighbour_answers(client, neighbour)
 
 
