@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sessionpool.files import MAX_NAME, MOUNT_PREFIX, FileMissingError, FileNameError
+from sessionpool.files import MAX_NAME, MOUNT_PREFIX, FileMissingError, FileNameError, shown
 
 MAX_DEPTH = 32
 MAX_ENTRIES = 10_000
@@ -105,13 +105,13 @@ def _walk(fd: int, directory: str, recursive: bool) -> Iterator[Entry]:
         if not (is_folder or stat.S_ISREG(st.st_mode)):
             continue
         modified = datetime.fromtimestamp(st.st_mtime, UTC)
-        yield Entry(name, directory, is_folder, st.st_size, modified)
+        yield Entry(shown(name), directory, is_folder, st.st_size, modified)
         if is_folder and recursive and directory.count("/") < MAX_DEPTH:
             try:
                 child = os.open(name, OPEN_FLAGS, dir_fd=fd)
             except OSError:
                 continue
             try:
-                yield from _walk(child, f"{directory}/{name}".lstrip("/"), recursive)
+                yield from _walk(child, f"{directory}/{shown(name)}".lstrip("/"), recursive)
             finally:
                 os.close(child)

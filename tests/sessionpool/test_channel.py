@@ -62,8 +62,8 @@ def test_a_forged_or_malformed_reply_ends_the_session(client, neighbour, frame, 
     assert properties["status"] == "Failure"
     assert RESTARTED in properties["stderr"] and why in properties["stderr"], properties
     assert "forged" not in properties["stdout"]
-    assert client.value("'lost' in globals()", identifier) == "False"
-    assert client.value("open('/mnt/data/kept.txt').read()", identifier) == "'kept'"
+    assert client.value("'lost' in globals()", identifier) is False
+    assert client.value("open('/mnt/data/kept.txt').read()", identifier) == "kept"
     assert_neighbour_answers(client, neighbour)
 
 

@@ -67,7 +67,7 @@ def test_upload_onto_a_folder_the_code_made_is_a_conflict(client, neighbour):
     assert response.json()["error"]["code"] == "FileNameInUse"
     assert response.headers["x-ms-error-code"] == "FileNameInUse"
     assert client.http.delete("files/taken", params=query(identifier)).status_code == 404
-    assert client.value("import os\nos.path.isdir('/mnt/data/taken/x')", identifier) == "True"
+    assert client.value("import os\nos.path.isdir('/mnt/data/taken/x')", identifier) is True
     assert_neighbour_answers(client, neighbour)
 
 
