@@ -98,6 +98,7 @@ audit: $(VENV)/.synced
 
 test: install system-deps session-env clients-env lint tools audit
 	$(VENV)/bin/pytest -q
+	$(CLIENTS_ENV)/bin/pytest -q tests/clients
 
 bench: install session-env
 	$(PY) -m bench.pool

@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parent-pid", type=int, help="stop when this process (the one starting the pool) ends"
     )
+    # Clients that insist on https (Semantic Kernel's SessionsPythonTool) need TLS.
+    parser.add_argument("--ssl-certfile", help="serve https with this PEM certificate")
+    parser.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
     if args.parent_pid is not None:
         # The kernel's parent-death signal, set here rather than by the parent between fork
@@ -43,8 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
+    scheme = "https" if args.ssl_certfile else "http"
+
     def announce(pool) -> None:
-        endpoint = f"http://{settings.host}:{settings.port}"
+        endpoint = f"{scheme}://{settings.host}:{settings.port}"
         print(
             f"session pool listening on {endpoint} (isolation: {pool.sandbox.isolation})",
             flush=True,
@@ -56,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         host=settings.host,
         port=settings.port,
         log_level="warning",
+        ssl_certfile=args.ssl_certfile,
+        ssl_keyfile=args.ssl_keyfile,
         # What still runs once the calls are ended (an upload, a download) gets this long.
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
