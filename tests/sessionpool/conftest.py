@@ -114,33 +114,43 @@ def small_pool() -> Iterator[PoolClient]:
             yield pool_client
 
 
-# A session's own uid (Landlock tier) or an ordinary user must read Python where it is.
-# Where it sits in a private home (pyenv under /root), the pool runs in a mount namespace in
-# which that home is world-traversable and holds only the way to Python: a host with a
-# readable Python, as a laptop or a container image has.
-READABLE_PYTHON = """
+# A pool run by an ordinary user must read its Python (pyenv under /root here) and its checkout
+# (a clone may sit in a private 0700 folder, as `mktemp -d` makes and as home folders are).
+# Where a folder on the way is private, the pool runs in a mount namespace in which that folder
+# is world-traversable and holds only the way on: a host where both are readable, as a laptop
+# or a container image has. Folders are opened outermost first, each inside the last.
+READABLE_WAY = """
 set -e
 keep=$(mktemp -d)
-mount --bind "$HIDDEN/$CHILD" "$keep"
-mount -t tmpfs -o mode=0755,size=1m tmpfs "$HIDDEN"
-mkdir "$HIDDEN/$CHILD"
-mount --bind "$keep" "$HIDDEN/$CHILD"
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do
+  hidden=$1; child=$2; shift 2
+  mkdir "$keep/x"; mount --bind "$hidden/$child" "$keep/x"
+  mount -t tmpfs -o mode=0755,size=1m tmpfs "$hidden"
+  mkdir "$hidden/$child"; mount --bind "$keep/x" "$hidden/$child"; umount "$keep/x"; rmdir "$keep/x"
+done
+shift
 exec "$@"
 """
 
 
-def _private_ancestor() -> tuple[Path, str] | None:
-    """The first folder on the way to Python that other users cannot pass, and the next step."""
-    path = Path(sys.base_prefix).resolve()
-    for parent in reversed(path.parents):
-        if parent != Path("/") and not os.stat(parent).st_mode & stat.S_IXOTH:
-            return parent, path.relative_to(parent).parts[0]
-    return None
+def private_ancestors(*paths: Path) -> list[tuple[Path, str]]:
+    """Each folder on the way to `paths` that other users cannot pass, and the next step."""
+    found = []
+    for path in (p.resolve() for p in paths):
+        for parent in reversed(path.parents):
+            private = parent != Path("/") and not os.stat(parent).st_mode & stat.S_IXOTH
+            step = (parent, path.relative_to(parent).parts[0])
+            if private and step not in found:
+                found.append(step)
+    return sorted(found, key=lambda step: len(step[0].parts))
 
 
 @contextmanager
-def pool_with_readable_python(as_user: str = "", **settings: object) -> Iterator[RunningPool]:
-    """A pool on a host whose Python every user can read; `as_user` runs it as that uid:gid."""
+def pool_with_readable_python(
+    as_user: str = "", checkout: Path = ROOT, **settings: object
+) -> Iterator[RunningPool]:
+    """A pool on a host whose Python and `checkout` every user can read; `as_user` runs it as
+    that uid:gid, from `checkout`."""
     port, key = free_port(), secrets.token_urlsafe(24)
     env = {**os.environ, "SESSION_POOL_API_KEY": key}
     env |= {f"SESSION_POOL_{k.upper()}": str(v) for k, v in settings.items()}
@@ -148,14 +158,14 @@ def pool_with_readable_python(as_user: str = "", **settings: object) -> Iterator
     if as_user:
         uid, gid = as_user.split(":")
         command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *command]
-    hidden = _private_ancestor()
-    if hidden is not None:
-        if os.geteuid() != 0:
-            pytest.skip(f"Python lives under {hidden[0]}, which other users cannot read")
-        env |= {"HIDDEN": str(hidden[0]), "CHILD": hidden[1]}
-        unshare = ["unshare", "--mount", "--propagation", "private"]
-        command = [*unshare, "sh", "-c", READABLE_PYTHON, "sh", *command]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        hidden = private_ancestors(Path(sys.base_prefix), Path(sys.prefix), checkout)
+        if hidden and os.geteuid() != 0:
+            pytest.skip(f"{hidden[0][0]} is private: only root can let another user through")
+        if hidden:
+            way = [str(part) for step in hidden for part in step]
+            unshare = ["unshare", "--mount", "--propagation", "private"]
+            command = [*unshare, "sh", "-c", READABLE_WAY, "sh", *way, "--", *command]
+    proc = subprocess.Popen(command, cwd=checkout, env=env, start_new_session=True)
     endpoint = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(f"{endpoint}/healthz", proc, timeout=120)
