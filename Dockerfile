@@ -1,4 +1,6 @@
 # The agent service: Python 3.11 slim, dependencies from uv.lock, run as an unprivileged user.
+# Its code runs in Azure's session pool (POOL_MANAGEMENT_ENDPOINT): the image carries no data
+# stack, which only the local pool's sessions use (sessionpool/environment, built by make).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
