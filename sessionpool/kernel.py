@@ -131,6 +131,17 @@ class _DisplayHook(DisplayHook):
     def write_output_prompt(self):
         pass
 
+    def compute_format_data(self, result):
+        # The rich formatters have nothing for a builtin number, bool or str unless the user
+        # registered one: then only text/plain applies, at a fraction of the cost of asking all.
+        kind = type(result)
+        formatters = self.shell.display_formatter.formatters
+        if kind in PLAIN_TYPES and not any(
+            kind in f.type_printers for mime, f in formatters.items() if mime != "text/plain"
+        ):
+            return {"text/plain": formatters["text/plain"](result)}, {}
+        return super().compute_format_data(result)
+
     def fill_exec_result(self, result):
         super().fill_exec_result(result)
         self.shell.cell_value = result
@@ -291,6 +302,7 @@ class Kernel:
 
 
 NOT_PRIMITIVE = object()
+PLAIN_TYPES = (bool, int, float, str)
 
 
 def json_value(value: object) -> object:

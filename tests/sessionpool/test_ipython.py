@@ -156,3 +156,12 @@ def test_results_in_gen2_jupyter_format_keep_the_first_image(client):
     ).json()
     assert body["result"]["executionResult"]["type"] == "image"
     assert json.dumps(body)  # all of it is JSON
+
+
+def test_a_formatter_registered_for_a_builtin_type_is_used(client):
+    identifier = new_id()
+    register = "html = get_ipython().display_formatter.formatters['text/html']\n"
+    client.run(register + "html.for_type(int, lambda n, *_: f'<b>{n}</b>');", identifier)
+    client.run("7", identifier)
+    (result,) = outputs(client, identifier)
+    assert result["data"] == {"text/plain": "7", "text/html": "<b>7</b>"}
