@@ -185,7 +185,9 @@ async def _pool_throughput(endpoint: str, key: str, level: int, duration: float)
         if status != 200:
             raise RuntimeError(f"the pool answered {status}")
 
-    await asyncio.gather(*map(call, connections, identifiers))  # every session created
+    # Every session created first, on another client: a keep-alive connection left idle while
+    # the others' sessions start (seconds on a loaded machine) would be closed by the server.
+    await asyncio.to_thread(_open_sessions, endpoint, key, identifiers)
     done = 0
     deadline = time.perf_counter() + duration
 
