@@ -42,7 +42,7 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from sessionpool import protocol
+from sessionpool import caps, protocol
 
 _libc = ctypes.CDLL(None)
 
@@ -293,10 +293,14 @@ class Kernel:
             "outputs": self.shell.cell_outputs,
             "duration_ms": round((time.perf_counter() - started) * 1000),
         }
+        value = None
         if any(o["output_type"] == "execute_result" for o in reply["outputs"]):
             value = json_value(self.shell.cell_value)
-            if value is not NOT_PRIMITIVE:
-                reply["value"] = [value]
+            value = None if value is NOT_PRIMITIVE else [value]
+        reply["outputs"], value, note = caps.cap(reply["outputs"], value)
+        if value is not None:
+            reply["value"] = value
+        reply["stderr"] += note
         self.shell.cell_outputs, self.shell.cell_value = [], None
         return reply
 

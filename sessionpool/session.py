@@ -5,6 +5,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from sessionpool import caps
 from sessionpool.channel import Channel
 from sessionpool.sandbox import KernelProcess
 
@@ -91,10 +92,11 @@ def outcome_from(reply: dict) -> Outcome:
     counts = [reply.get(name, 0) for name in ("stdout_cut", "stderr_cut", "duration_ms")]
     if not all(type(count) is int and count >= 0 for count in counts):
         raise ValueError("malformed counts")
+    outputs, value, note = caps.cap(outputs, value)
     return Outcome(
         succeeded=reply.get("status") == "ok",
         stdout=_clean(stdout),
-        stderr=_clean(stderr),
+        stderr=_clean(stderr + note),
         stdout_cut=counts[0],
         stderr_cut=counts[1],
         outputs=_clean(outputs),

@@ -57,6 +57,34 @@ def new_id() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
+# Code defining write_frame(body): a frame on the kernel's channel to the pool, as code can.
+WRITE_FRAME = """
+import json, os, struct
+def write_frame(body: bytes) -> None:
+    os.write(3, struct.pack("!I", len(body)) + body)
+"""
+# Code defining current_request(): the request the kernel is answering, from its own frames
+# (what a forger would copy).
+FIND_REQUEST = """
+import sys
+def current_request() -> dict:
+    frame = sys._getframe()
+    while frame is not None:
+        for value in frame.f_locals.values():
+            if isinstance(value, dict) and value.get("op") == "execute" and "id" in value:
+                return value
+        frame = frame.f_back
+    raise LookupError("no request in the kernel's frames")
+"""
+
+
+def forged_answer(fields: str, then: str = "") -> str:
+    """Code that writes the answer to the request it runs in itself (`fields`: Python source
+    of the answer's fields besides its number), then runs `then`."""
+    answer = f"{{'id': current_request()['id'], {fields}}}"
+    return f"{WRITE_FRAME}{FIND_REQUEST}write_frame(json.dumps({answer}).encode())\n{then}"
+
+
 # Code defining fill(folder): empty files until one more is refused; (files made, errno name).
 FILL_WITH_FILES = """
 import errno
@@ -89,6 +117,12 @@ def client(session_pool) -> Iterator[PoolClient]:
     pool_client = PoolClient(session_pool)
     with pool_client.http:
         yield pool_client
+
+
+@pytest.fixture(scope="module")
+def neighbour(client) -> str:
+    """A session of the shared pool that must keep its state through a module's attacks."""
+    return start_neighbour(client)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ an answer the pool keeps nor wedge the pool, and a broken session leaves nothing
 
 import os
 import signal
-import textwrap
 import threading
 import time
 
@@ -13,35 +12,14 @@ import pytest
 from tests.conftest import start_session_pool
 from tests.sessionpool.conftest import (
     GEN2,
+    WRITE_FRAME,
     PoolClient,
     assert_neighbour_answers,
+    forged_answer,
     new_id,
-    start_neighbour,
 )
 
 RESTARTED = "The session was restarted: it sent the pool"
-WRITE_FRAME = """
-import json, os, struct
-def write_frame(body: bytes) -> None:
-    os.write(3, struct.pack("!I", len(body)) + body)
-"""
-# The request the kernel is answering, found in its own frames: what a forger would copy.
-FIND_REQUEST = """
-import sys
-def current_request() -> dict:
-    frame = sys._getframe()
-    while frame is not None:
-        for value in frame.f_locals.values():
-            if isinstance(value, dict) and value.get("op") == "execute" and "id" in value:
-                return value
-        frame = frame.f_back
-    raise LookupError("no request in the kernel's frames")
-"""
-
-
-@pytest.fixture(scope="module")
-def neighbour(client):
-    return start_neighbour(client)
 
 
 @pytest.mark.parametrize(
@@ -69,17 +47,7 @@ def test_a_forged_or_malformed_reply_ends_the_session(client, neighbour, frame, 
 
 def test_a_reply_forged_with_the_right_number_leaves_the_real_one_unasked(client, neighbour):
     identifier = new_id()
-    forge = (
-        WRITE_FRAME
-        + FIND_REQUEST
-        + textwrap.dedent(
-            """
-            answer = {"id": current_request()["id"], "status": "ok", "stdout": "forged\\n"}
-            write_frame(json.dumps(answer).encode())
-            'real'
-            """
-        )
-    )
+    forge = forged_answer("'status': 'ok', 'stdout': 'forged\\n'", "'real'")
     # The forger controls its own call's answer, as it could by printing; what it cannot do
     # is make the real answer, which then arrives unasked, pass for the next call's.
     assert client.run(forge, identifier)["stdout"] == "forged\n"
@@ -99,20 +67,10 @@ def test_forged_frames_cannot_wedge_the_pool():
             neighbour = new_id()
             client.run("alive = 'yes'", neighbour)
             identifier = new_id()
-            wedge = (
-                WRITE_FRAME
-                + FIND_REQUEST
-                + textwrap.dedent(
-                    """
-                    import signal, threading
-                    signal.signal(signal.SIGINT, signal.SIG_IGN)
-                    answer = {"id": current_request()["id"], "status": "ok", "stdout": "ok\\n"}
-                    write_frame(json.dumps(answer).encode())
-                    while True:
-                        pass
-                    """
-                )
+            ignore_and_spin = (
+                "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile 1: pass"
             )
+            wedge = forged_answer("'status': 'ok', 'stdout': 'ok\\n'", ignore_and_spin)
             assert client.run(wedge, identifier)["stdout"] == "ok\n"
             large = "x = 1\n" + "#" * 900_000
             properties = client.run(large, identifier, timeout=2)
@@ -132,10 +90,7 @@ def test_forged_frames_cannot_wedge_the_pool():
 def test_a_session_deleted_while_its_code_is_being_sent_leaves_nothing_watched(client):
     identifier = new_id()
     client.run("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)", identifier)
-    stuck = WRITE_FRAME + FIND_REQUEST
-    stuck += "answer = {'id': current_request()['id'], 'status': 'ok'}\n"
-    stuck += "write_frame(json.dumps(answer).encode())\nwhile True:\n    pass"
-    client.run(stuck, identifier)
+    client.run(forged_answer("'status': 'ok'", "while True:\n    pass"), identifier)
     results = {}
     large = "#" * 900_000
     call = threading.Thread(

@@ -6,21 +6,13 @@ import concurrent.futures
 import textwrap
 from urllib.parse import quote
 
-import pytest
-
 from tests.sessionpool.conftest import (
     FILL_WITH_FILES,
     GEN1,
     GEN2,
     assert_neighbour_answers,
     new_id,
-    start_neighbour,
 )
-
-
-@pytest.fixture(scope="module")
-def neighbour(client):
-    return start_neighbour(client)
 
 
 def query(identifier: str, version: str = GEN2) -> dict:
