@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-import api
+from api.deps import AppServices, CurrentUser
 from llms import describe_model, model_name
 from security.headers import DOCS_CSP
 from security.signin import SignedInOnly, install_signin
@@ -42,7 +42,7 @@ def install_pages(app: FastAPI) -> None:
 
 
 @router.get("/info", tags=["service"])
-async def info(request: Request, _user: api.CurrentUser, svc: api.AppServices) -> dict:
+async def info(request: Request, _user: CurrentUser, svc: AppServices) -> dict:
     """Which model answers, the limits a client should know, and whether callers sign in."""
     settings = svc.settings
     return {

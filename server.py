@@ -1,7 +1,7 @@
 """The service: `create_app` assembles FastAPI, the LangServe routes and their hook.
 
 This is the only module that imports LangServe (deprecated upstream), so replacing it later
-touches this file alone. The plain routes are in `api.py`.
+touches this file alone. The plain routes are in the `api` package.
 """
 
 from contextlib import asynccontextmanager
@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 import api
 from agents.schemas import AgentInput, AgentOutput
+from api.openai import install_openai_api
 from chains import ChatOutput, chat_input_model
 from errors import install_error_handlers
 from llms import install_model_error_handler
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _publish(app, "/agent", svc.agent.with_types(input_type=AgentInput, output_type=AgentOutput))
     app.include_router(api.router)
     install_pages(app)
+    install_openai_api(app)
     return app
 
 

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     # Comma-separated origins allowed to call the API from other pages; empty: same origin only.
     cors_allow_origins: Annotated[list[str], NoDecode] = []
 
+    # The service's URL as clients see it (https://host[/prefix]), for the absolute links in
+    # answers (a plot's image); unset: the URL each request arrived at.
+    public_base_url: str | None = None
+    # Signs those links so a browser opens them without credentials; unset: a key kept in
+    # DATA_DIR. Set the same value on every replica that does not share DATA_DIR.
+    link_signing_key: SecretStr | None = None
+
     # Azure Monitor: requests, outgoing calls and LangChain runs (see telemetry.py).
     applicationinsights_connection_string: SecretStr | None = None
     # Record prompts, answers, code and tool output in the telemetry too.

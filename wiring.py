@@ -21,6 +21,7 @@ from conversations import (
     open_checkpointer,
 )
 from llms import build_chat_model, describe_model
+from security.links import Links, build_links
 from settings import Settings
 from tools import PoolClient, SessionPool, SessionPythonTool, build_session_pool
 
@@ -38,8 +39,10 @@ class Services:
     http: httpx.AsyncClient
     pool_client: PoolClient
     conversations: Conversations
+    python_tool: SessionPythonTool
     agent: Runnable
     chat: Runnable
+    links: Links
 
     async def start(self) -> None:
         # Each running tool call holds a thread for its whole execution (the official tool is
@@ -78,7 +81,19 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
         turn_timeout=settings.turn_timeout_seconds,
     )
     kind = describe_model(settings)
-    return Services(settings, kind, llm, pool, http, pool_client, conversations, agent, chat)
+    return Services(
+        settings,
+        kind,
+        llm,
+        pool,
+        http,
+        pool_client,
+        conversations,
+        python_tool,
+        agent,
+        chat,
+        build_links(settings),
+    )
 
 
 def build_conversations(settings: Settings) -> Conversations:

@@ -59,6 +59,10 @@ class Conversations:
         question = next((m.text for m in turn if isinstance(m, HumanMessage)), "")
         await self.store.touch(conversation.user, conversation.id, question)
 
+    async def owner_of(self, conversation_id: str) -> str | None:
+        """The user the conversation id belongs to; None while nobody has used it."""
+        return await self.store.owner(check_conversation_id(conversation_id))
+
     async def list_for(self, user: str) -> list[dict]:
         """The user's conversations, newest first: id, title, updated_at."""
         return await self.store.list_of(user)

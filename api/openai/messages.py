@@ -1,0 +1,73 @@
+"""The client's messages, read as text: the question, the first user message, and the whole
+conversation as LangChain messages for the agent."""
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from agents.schemas import encodable
+from api.openai.errors import OpenAIError
+from api.openai.schemas import ChatMessage
+
+AS_LANGCHAIN = {"system": SystemMessage, "developer": SystemMessage, "user": HumanMessage}
+
+
+def text_of(message: ChatMessage, index: int) -> str:
+    """The message's text: its content, or the text of its content parts."""
+    content = message.content or ""
+    if isinstance(content, list):
+        texts = []
+        for number, part in enumerate(content):
+            text = part.get("text")
+            if part.get("type") not in ("text", "input_text") or not isinstance(text, str):
+                raise OpenAIError(
+                    f"content parts of type {part.get('type')!r} are not supported: this "
+                    "service reads text (upload files to the conversation instead)",
+                    param=f"messages[{index}].content[{number}]",
+                    code="unsupported_content",
+                )
+            texts.append(text)
+        content = "\n".join(texts)
+    try:
+        return encodable(content)
+    except ValueError as error:
+        raise OpenAIError(str(error), param=f"messages[{index}].content") from None
+
+
+def question(messages: list[ChatMessage], max_chars: int) -> str:
+    """The user's new message: the last one, which must be theirs and hold text."""
+    index = len(messages) - 1
+    if messages[index].role != "user":
+        raise OpenAIError(
+            f"the last message must be the user's (it is a {messages[index].role} message)",
+            param=f"messages[{index}].role",
+        )
+    text = text_of(messages[index], index).strip()
+    if not text:
+        raise OpenAIError("the user's message is empty", param=f"messages[{index}].content")
+    if len(text) > max_chars:
+        raise OpenAIError(
+            f"the user's message is longer than the limit of {max_chars} characters",
+            param=f"messages[{index}].content",
+            code="string_above_max_length",
+        )
+    return text
+
+
+def first_user_text(messages: list[ChatMessage]) -> str:
+    index, first = next((i, m) for i, m in enumerate(messages) if m.role == "user")
+    return text_of(first, index)
+
+
+def as_langchain(messages: list[ChatMessage]) -> list[BaseMessage]:
+    """The conversation for the agent; a client's own tool calls and results are refused (the
+    agent runs its own tool, and keeps its calls in the answer's text)."""
+    converted: list[BaseMessage] = []
+    for index, message in enumerate(messages):
+        if message.role in ("tool", "function") or message.tool_calls:
+            raise OpenAIError(
+                "tool calls and tool results are not supported: this model runs Python itself",
+                param=f"messages[{index}]",
+                code="unsupported_parameter",
+            )
+        kind = AS_LANGCHAIN.get(message.role, AIMessage)
+        converted.append(kind(content=text_of(message, index)))
+    return converted
