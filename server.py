@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 import api
 from agents.schemas import AgentInput, AgentOutput
+from api.mcp import install_mcp
 from api.openai import install_openai_api
 from chains import ChatOutput, chat_input_model
 from errors import install_error_handlers
@@ -26,6 +27,8 @@ from wiring import build_services
 # Uploads may exceed MAX_REQUEST_BYTES up to MAX_UPLOAD_BYTES, plus room for the multipart framing.
 UPLOAD_PATH = r"/conversations/[^/]+/files$"
 MULTIPART_OVERHEAD = 64 * 1024
+# MCP's upload_file carries a file as base64 in its JSON-RPC body.
+MCP_PATH = r"/mcp$"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,12 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     guards = build_guards(settings)  # fails the start when AUTH_MODE lacks its credentials
     svc = build_services(settings)
+    mcp_bytes = settings.max_upload_bytes * 4 // 3 + MULTIPART_OVERHEAD
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await svc.start()
         try:
-            yield
+            async with mcp_sessions.run():
+                yield
         finally:
             await svc.stop()
 
@@ -50,7 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_security_middleware(
         app,
         settings,
-        body_limit_overrides={UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_OVERHEAD},
+        body_limit_overrides={
+            UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_OVERHEAD,
+            MCP_PATH: mcp_bytes,
+        },
         secrets=_secret_values(settings),
     )
     install_error_handlers(app)
@@ -61,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     install_pages(app)
     install_openai_api(app)
+    mcp_sessions = install_mcp(app, mcp_bytes)
     return app
 
 
