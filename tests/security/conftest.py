@@ -5,7 +5,7 @@ import threading
 import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -53,11 +53,15 @@ def serve(app: FastAPI, lifespan: str = "off") -> Iterator[str]:
 
 
 @contextmanager
-def serve_keyed_service(session_pool, data_dir: Path) -> Iterator[str]:
-    """The whole service (scripted model, real pool) with API keys for alice and bob."""
+def serve_keyed_service(
+    session_pool, data_dir: Path, llm: ScriptedLLM | None = None
+) -> Iterator[str]:
+    """The whole service (scripted model, real pool) with API keys for alice and bob; the
+    model answers with the arithmetic brain unless the caller brings its own `llm`."""
     from server import create_app
 
-    with ScriptedLLM(arithmetic_brain) as llm:
+    with ExitStack() as stack:
+        llm = llm or stack.enter_context(ScriptedLLM(arithmetic_brain))
         settings = Settings(
             _env_file=None,
             azure_openai_endpoint=llm.url,

@@ -37,6 +37,10 @@ def test_every_route_needs_credentials(url: str) -> None:
         ("GET", "/chat?message=hi", None),
         ("GET", "/conversations", None),
         ("GET", "/conversations/any-conversation/files", None),
+        ("GET", "/conversations/any-conversation/images/0.png", None),
+        ("GET", "/v1/models", None),
+        ("POST", "/v1/chat/completions", {"model": "code-interpreter", "messages": []}),
+        ("POST", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}),
         ("GET", "/chat/playground/", None),
     ]
     for method, path, body in calls:
@@ -59,6 +63,8 @@ def another_users_calls(conversation: str) -> list[tuple[str, str, dict]]:
     agent = {"input": {"messages": [{"role": "user", "content": "hi"}]}, "config": config}
     batch = {"inputs": [{"message": "hi"}], "config": config}
     files = f"/conversations/{conversation}/files"
+    question = [{"role": "user", "content": "hi"}]
+    openai = {"model": "code-agent", "messages": question, "metadata": config["configurable"]}
     calls = [("POST", f"/chat/{e}", {"json": chat}) for e in LANGSERVE_ENDPOINTS]
     calls += [("POST", f"/agent/{e}", {"json": agent}) for e in LANGSERVE_ENDPOINTS]
     return calls + [
@@ -69,6 +75,8 @@ def another_users_calls(conversation: str) -> list[tuple[str, str, dict]]:
         ("GET", files, {}),
         ("POST", files, {"files": {"file": ("bob.csv", b"x\n1\n")}}),
         ("GET", f"{files}/secret.csv", {}),
+        ("GET", f"/conversations/{conversation}/images/0.png", {}),
+        ("POST", "/v1/chat/completions", {"json": openai}),
         ("DELETE", f"/conversations/{conversation}", {}),
     ]
 
