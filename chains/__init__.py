@@ -1,6 +1,6 @@
 """The routing chain and its parts: the route decision and the direct answer."""
 
-from chains.chat import build_chat_chain
+from chains.chat import agent_chunks, build_chat_chain
 from chains.direct import build_direct_chain
 from chains.output import ChatChunk, ChatOutput, Step, chat_input_model
 from chains.router import RouteDecision, build_route_decider
@@ -9,6 +9,7 @@ __all__ = [
     "ChatChunk",
     "ChatOutput",
     "RouteDecision",
+    "agent_chunks",
     "Step",
     "build_chat_chain",
     "build_direct_chain",

@@ -131,6 +131,15 @@ async def _direct_stream(
         yield message_chunk_to_message(whole)
 
 
+def agent_chunks(
+    agent: Runnable, messages: list[BaseMessage], config: RunnableConfig
+) -> AsyncIterator[ChatChunk]:
+    """The agent's turn on `messages` as ChatChunks, as the chain streams its python route
+    (answer tokens, each step when called and when it returns), with no memory: /v1's
+    `code-agent` model, whose client holds the conversation."""
+    return Turn(messages[-1].text).follow(_agent_stream(agent, messages, config))
+
+
 async def _agent_stream(
     agent: Runnable, messages: list[BaseMessage], config: RunnableConfig
 ) -> AsyncIterator[ChatChunk | BaseMessage]:

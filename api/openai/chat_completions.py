@@ -16,8 +16,7 @@ from api.openai.conversation import HEADER, conversation_id_for
 from api.openai.messages import as_langchain, first_user_text, question
 from api.openai.models import CODE_INTERPRETER, model_named
 from api.openai.schemas import ChatCompletionRequest
-from chains import ChatChunk
-from chains.chat import _agent_chunks
+from chains import ChatChunk, agent_chunks
 from conversations import Conversation
 from llms import model_errors
 from wiring import Services
@@ -71,7 +70,7 @@ async def create_chat_completion(
 
 async def _agent_turn(svc: Services, messages: list, config: dict) -> AsyncIterator[ChatChunk]:
     with model_errors(svc.settings.llm_max_retries):
-        async for chunk in _agent_chunks(svc.agent, messages, config):
+        async for chunk in agent_chunks(svc.agent, messages, config):
             yield chunk
 
 
