@@ -88,7 +88,16 @@ def add_cors(app: FastAPI, origins: list[str]) -> None:
         allow_origins=origins,
         allow_credentials=False,
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-        allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-        expose_headers=["Retry-After"],
+        # The conversation of /v1 and the session and protocol of /mcp travel in headers.
+        allow_headers=[
+            "Authorization",
+            "X-API-Key",
+            "Content-Type",
+            "X-Conversation-Id",
+            "Mcp-Session-Id",
+            "Mcp-Protocol-Version",
+            "Last-Event-ID",
+        ],
+        expose_headers=["Retry-After", "X-Conversation-Id", "Mcp-Session-Id"],
         max_age=600,
     )

@@ -81,3 +81,17 @@ def test_no_cors_unless_configured() -> None:
 def test_malformed_origins_are_refused_at_start(origin: str) -> None:
     with pytest.raises(ValueError, match="CORS_ALLOW_ORIGINS"):
         check_origins([origin])
+
+
+def test_cors_lets_pages_name_and_read_a_conversation_and_an_mcp_session() -> None:
+    preflight = {
+        "Origin": ALLOWED,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-conversation-id, mcp-session-id, mcp-protocol-version",
+    }
+    with serve(page_app(cors_allow_origins=[ALLOWED])) as url:
+        allowed = httpx.options(f"{url}/v1/chat/completions", headers=preflight)
+        simple = httpx.post(f"{url}/chat/invoke", headers={"Origin": ALLOWED})
+    assert allowed.status_code == 200
+    exposed = simple.headers["access-control-expose-headers"].lower()
+    assert "x-conversation-id" in exposed and "mcp-session-id" in exposed

@@ -158,3 +158,19 @@ def test_ask_agent_answers_and_follows_up_in_its_conversation(service):
 def test_a_malformed_conversation_id_is_a_tool_error(service):
     (result,) = call(service, ("list_files", {"conversation_id": "not valid!"}))
     assert result.is_error and "malformed conversation_id" in result.content[0].text
+
+
+def test_ask_agent_reports_progress_per_step(service):
+    progress: list[tuple[float, str | None]] = []
+
+    async def report(done: float, _total: float | None, message: str | None) -> None:
+        progress.append((done, message))
+
+    async def ask():
+        async with session(service) as client:
+            arguments = {"message": "What is 3 * 14?", "conversation_id": new_id()}
+            return await client.call_tool("ask_agent", arguments, progress_callback=report)
+
+    result = run_async(ask())
+    assert "42" in result.content[0].text
+    assert progress == [(1, "Python step 1 ran")]
