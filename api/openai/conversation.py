@@ -18,7 +18,7 @@ import hashlib
 from fastapi import Request
 
 from api.openai.errors import OpenAIError
-from conversations import check_conversation_id
+from conversations.ids import check_conversation_id
 from errors import BadRequest
 
 HEADER = "X-Conversation-Id"
