@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     # Calls to the session pool: how long one code execution may take end to end.
     code_timeout_seconds: float = 240.0
+    # The pool's idle timeout (the local pool's setting of this name; Azure's cooldown period):
+    # a session idle longer has lost its variables, and the model is told so.
+    session_pool_cooldown_seconds: float = 300.0
 
     # Who may call: auto means keys and/or Entra when configured, else anonymous for direct
     # loopback clients only.

@@ -1,9 +1,7 @@
 """Build the service's parts from the settings once; start and stop the closable ones."""
 
-import asyncio
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -23,9 +21,7 @@ from conversations import (
 from llms import build_chat_model, describe_model
 from security.links import Links, build_links
 from settings import Settings
-from tools import PoolClient, SessionPool, SessionPythonTool, build_session_pool
-
-BLOCKING_THREADS = 64
+from tools import PoolClient, PythonTool, SessionPool, build_session_pool
 
 
 @dataclass
@@ -45,9 +41,6 @@ class Services:
     links: Links
 
     async def start(self) -> None:
-        # Each running tool call holds a thread for its whole execution (the official tool is
-        # synchronous); the default executor's few threads would queue conversations.
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(BLOCKING_THREADS))
         await self.conversations.start()
         await self.pool.start()
 
@@ -63,13 +56,15 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
     llm = llm or build_chat_model(settings)
     pool = build_session_pool(settings)
     http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=5.0))
-    pool_client = PoolClient(pool, http)
+    pool_client = PoolClient(
+        pool,
+        http,
+        code_timeout=settings.code_timeout_seconds,
+        cooldown=settings.session_pool_cooldown_seconds,
+    )
     conversations = build_conversations(settings)
-    python_tool = SessionPythonTool(
-        pool=pool,
-        timeout=settings.code_timeout_seconds,
-        interrupt=pool_client.interrupt,
-        result_max_chars=settings.tool_result_max_chars,
+    python_tool = PythonTool(
+        pool_client=pool_client, result_max_chars=settings.tool_result_max_chars
     )
     agent = build_code_agent(llm, python_tool, pool_client, settings.max_tool_calls_per_turn)
     chat = build_chat_chain(

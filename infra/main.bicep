@@ -178,6 +178,7 @@ module app 'modules/container-app.bicep' = {
     openAiDeploymentName: openAi.outputs.deploymentName
     openAiApiVersion: openAiApiVersion
     poolManagementEndpoint: sessionPool.outputs.poolManagementEndpoint
+    sessionPoolCooldownSeconds: sessionPoolCooldownSeconds
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     databaseUrl: usePostgres ? postgres.outputs.databaseUrl : ''
     apiKeys: apiKeys

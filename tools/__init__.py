@@ -2,12 +2,12 @@
 
 from tools.pool import RemoteSessionPool, SessionPool, build_session_pool
 from tools.pool_client import PoolClient
-from tools.python import SessionPythonTool
+from tools.python import PythonTool
 
 __all__ = [
     "PoolClient",
     "RemoteSessionPool",
     "SessionPool",
-    "SessionPythonTool",
+    "PythonTool",
     "build_session_pool",
 ]

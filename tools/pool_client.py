@@ -1,22 +1,102 @@
-"""The session pool's files, session and interrupt calls, made with one shared async client."""
+"""Calls on the pool's sessions (code, files, session, interrupt) over one keep-alive client.
 
+Every call goes through the service's one `httpx.AsyncClient`, so connections to the pool
+are reused. Failures become the service's own errors. The client also keeps what the
+service knows of each session without asking the pool: the pool's epoch and the time of
+the last call. A session from an earlier epoch (the local pool restarted) or idle longer
+than SESSION_POOL_COOLDOWN_SECONDS is gone with its variables, and the next execution says
+so to the model; no probe is made.
+"""
+
+import asyncio
+import contextlib
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
 
-from errors import NotFound, NotSupported, PayloadTooLarge, PoolUnavailable
+from errors import NotFound, NotSupported, PayloadTooLarge, PoolUnavailable, ServiceError
 from tools.pool import SessionPool
 
-FILES_API_VERSION = "2024-02-02-preview"
+FILES_API_VERSION = "2024-02-02-preview"  # as SessionsPythonREPLTool: code/execute and files
 SESSION_API_VERSION = "2025-10-02-preview"
+READY_TIMEOUT = 30.0
+REMEMBERED_SESSIONS = 4096
+RESET_NOTE = (
+    "The code session was reset (the session pool restarted), so variables and files from "
+    "earlier turns are gone; this code ran in a fresh session."
+)
+EXPIRED_NOTE = (
+    "The code session expired (it was idle longer than the pool's cooldown), so variables and "
+    "files from earlier turns are gone; this code ran in a fresh session."
+)
+LOST_DURING_RUN = (
+    "The connection to the code session was lost while this code ran: the session was reset "
+    "(its variables and files are gone). Run the code again if it is safe to repeat."
+)
+# Errors before the request reached the pool: the code never started, so a retry is safe.
+NOT_STARTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError, httpx.PoolTimeout)
+# A fenced block as a model sometimes sends it: ```python ... ```
+FENCE = re.compile(r"^[\s`]*(?:python\b)?|[\s`]*$", re.IGNORECASE)
+
+
+@dataclass
+class Execution:
+    """A run's step (status, result, stdout, stderr, images) and what the model should know
+    about the session first, if anything (it was reset or expired)."""
+
+    step: dict
+    note: str | None = None
 
 
 class PoolClient:
     """Calls on one session of the pool; failures become the service's own errors."""
 
-    def __init__(self, pool: SessionPool, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        pool: SessionPool,
+        http: httpx.AsyncClient,
+        code_timeout: float = 240.0,
+        cooldown: float = 300.0,
+    ) -> None:
         self._pool = pool
         self._http = http
+        self._code_timeout = code_timeout
+        self._cooldown = cooldown
+        self._last_calls: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._lost: OrderedDict[str, str] = OrderedDict()
+        self._interrupts: set[asyncio.Task] = set()
+
+    async def execute(self, session: str, code: str) -> Execution:
+        """Run `code` in the session, as `SessionsPythonREPLTool.execute` does. A cancelled
+        call (the client went away, the turn's deadline) interrupts its code."""
+        body = {
+            "properties": {
+                "codeInputType": "inline",
+                "executionType": "synchronous",
+                "code": FENCE.sub("", code),
+            }
+        }
+        await self._pool.wait_ready(READY_TIMEOUT)
+        timeout = httpx.Timeout(self._code_timeout, connect=5.0)
+        try:
+            response = await self._call("POST", "code/execute", session, json=body, timeout=timeout)
+        except httpx.TimeoutException:
+            self._interrupt_soon(session)
+            raise PoolUnavailable(
+                f"the code did not finish within {self._code_timeout:g} s"
+            ) from None
+        except httpx.TransportError:
+            return Execution(_failure(LOST_DURING_RUN), self._lost.pop(session, None))
+        except asyncio.CancelledError:
+            self._interrupt_soon(session)
+            raise
+        return Execution(
+            _step(response.json().get("properties", {})), self._lost.pop(session, None)
+        )
 
     async def list_files(self, session: str) -> list[dict]:
         response = await self._call("GET", "files", session)
@@ -53,14 +133,18 @@ class PoolClient:
     async def _call(
         self, method: str, route: str, session: str, api_version: str = FILES_API_VERSION, **kw
     ) -> httpx.Response:
+        self._note_if_lost(session)
         params = {"identifier": session, "api-version": api_version}
         url = self._pool.endpoint + route
         try:
             response = await self._send(method, url, params, kw)
-        except httpx.TransportError:
-            # A restarted local pool refuses connections for a moment and drops kept-alive ones.
-            await self._pool.recover(timeout=30.0)
+        except NOT_STARTED:
+            # A restarted local pool refuses connections for a moment and drops kept-alive
+            # ones; the request never reached it, so it is sent once more when it is back.
+            await self._pool.recover(timeout=READY_TIMEOUT)
+            self._note_if_lost(session)
             response = await _mapped(self._send(method, url, params, kw))
+        self._remember(session)
         _raise_for_status(response)
         return response
 
@@ -68,12 +152,65 @@ class PoolClient:
         headers = {"Authorization": f"Bearer {self._pool.token()}"}
         return await self._http.request(method, url, params=params, headers=headers, **kw)
 
+    def _note_if_lost(self, session: str) -> None:
+        """Before a call: whether the session's earlier state is gone since our last call."""
+        last = self._last_calls.get(session)
+        if last is None:
+            return
+        epoch, at = last
+        if epoch != self._pool.epoch:
+            self._lost[session] = RESET_NOTE
+        elif time.monotonic() - at > self._cooldown:
+            self._lost[session] = EXPIRED_NOTE
+        _trim(self._lost)
+
+    def _remember(self, session: str) -> None:
+        """After a call the pool answered: the session lives in this epoch, as of now."""
+        self._last_calls.pop(session, None)
+        self._last_calls[session] = (self._pool.epoch, time.monotonic())
+        _trim(self._last_calls)
+
+    def _interrupt_soon(self, session: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._interrupt_quietly(session))
+        self._interrupts.add(task)  # the loop keeps only a weak reference to its tasks
+        task.add_done_callback(self._interrupts.discard)
+
+    async def _interrupt_quietly(self, session: str) -> None:
+        # A pool that cannot interrupt (Azure's) or is gone ends the code at its own timeout.
+        with contextlib.suppress(ServiceError, httpx.TransportError):
+            await self.interrupt(session)
+
+
+def _trim(remembered: OrderedDict) -> None:
+    while len(remembered) > REMEMBERED_SESSIONS:
+        remembered.popitem(last=False)
+
 
 async def _mapped(call):
     try:
         return await call
     except httpx.TransportError as error:
         raise PoolUnavailable(f"the code session pool is not reachable ({error!r})") from None
+
+
+def _step(properties: dict) -> dict:
+    """The pool's answer as a step: image data moved from `result` to `images`."""
+    result = properties.get("result")
+    images = []
+    if isinstance(result, dict) and result.get("type") == "image":
+        images.append(result.get("base64_data", ""))
+        result = {key: value for key, value in result.items() if key != "base64_data"}
+    return {
+        "status": properties.get("status", ""),
+        "result": result,
+        "stdout": properties.get("stdout") or "",
+        "stderr": properties.get("stderr") or "",
+        "images": images,
+    }
+
+
+def _failure(message: str) -> dict:
+    return {"status": "Failure", "result": "", "stdout": "", "stderr": message, "images": []}
 
 
 def _file_entry(properties: dict) -> dict:

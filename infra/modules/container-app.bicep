@@ -14,6 +14,8 @@ param openAiEndpoint string
 param openAiDeploymentName string
 param openAiApiVersion string
 param poolManagementEndpoint string
+@description('The session pool\'s cooldown: the service tells the model when a session idle this long lost its variables.')
+param sessionPoolCooldownSeconds int
 param applicationInsightsConnectionString string
 @description('Empty: SQLite under DATA_DIR on the replica.')
 param databaseUrl string
@@ -74,6 +76,10 @@ var settingsEnv = [
   {
     name: 'POOL_MANAGEMENT_ENDPOINT'
     value: poolManagementEndpoint
+  }
+  {
+    name: 'SESSION_POOL_COOLDOWN_SECONDS'
+    value: string(sessionPoolCooldownSeconds)
   }
   {
     name: 'AZURE_CLIENT_ID'

@@ -23,7 +23,9 @@ COOLDOWN_SECONDS = 2
 def forgetful_service(scripted_llm, tmp_path_factory) -> Iterator[Service]:
     """The service on a pool that forgets a session after two idle seconds."""
     with start_session_pool(cooldown_seconds=COOLDOWN_SECONDS) as pool:
-        env = {**azure_env(scripted_llm), **pool_env(pool)}
+        # The service is told the pool's cooldown, as the Bicep template tells it Azure's.
+        cooldown = {"SESSION_POOL_COOLDOWN_SECONDS": str(COOLDOWN_SECONDS)}
+        env = {**azure_env(scripted_llm), **pool_env(pool), **cooldown}
         with run_service(env, tmp_path_factory.mktemp("forgetful-data")) as service:
             yield service
 

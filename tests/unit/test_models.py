@@ -2,13 +2,14 @@
 
 import json
 
+import httpx
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from chains import RouteDecision
 from llms import OfflineChatModel
 from llms.arithmetic import to_python_expression
-from tools import RemoteSessionPool, SessionPythonTool
+from tools import PoolClient, PythonTool, RemoteSessionPool
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,8 @@ def test_follow_ups_use_the_previous_result():
 
 
 def _python_tool():
-    return SessionPythonTool(pool=RemoteSessionPool("http://127.0.0.1:9/", lambda: "", True))
+    pool = RemoteSessionPool("http://127.0.0.1:9/", lambda: "", local=True)
+    return PythonTool(pool_client=PoolClient(pool, httpx.AsyncClient()))
 
 
 def test_offline_model_calls_the_tool_and_reports_the_result():
