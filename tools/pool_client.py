@@ -37,8 +37,10 @@ LOST_DURING_RUN = (
     "The connection to the code session was lost while this code ran: the session was reset "
     "(its variables and files are gone). Run the code again if it is safe to repeat."
 )
-# Errors before the request reached the pool: the code never started, so a retry is safe.
+# Errors before the request reached the pool: code never started, so sending it again is safe.
 NOT_STARTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError, httpx.PoolTimeout)
+# Any other call (files, the session) may simply be sent again.
+ANY_TRANSPORT_ERROR = (httpx.TransportError,)
 # A fenced block as a model sometimes sends it: ```python ... ```
 FENCE = re.compile(r"^[\s`]*(?:python\b)?|[\s`]*$", re.IGNORECASE)
 
@@ -83,7 +85,9 @@ class PoolClient:
         await self._pool.wait_ready(READY_TIMEOUT)
         timeout = httpx.Timeout(self._code_timeout, connect=5.0)
         try:
-            response = await self._call("POST", "code/execute", session, json=body, timeout=timeout)
+            response = await self._call(
+                "POST", "code/execute", session, json=body, timeout=timeout, retry_after=NOT_STARTED
+            )
         except httpx.TimeoutException:
             self._interrupt_soon(session)
             raise PoolUnavailable(
@@ -131,16 +135,22 @@ class PoolClient:
         return response.status_code < 500
 
     async def _call(
-        self, method: str, route: str, session: str, api_version: str = FILES_API_VERSION, **kw
+        self,
+        method: str,
+        route: str,
+        session: str,
+        api_version: str = FILES_API_VERSION,
+        retry_after: tuple[type[httpx.TransportError], ...] = ANY_TRANSPORT_ERROR,
+        **kw,
     ) -> httpx.Response:
         self._note_if_lost(session)
         params = {"identifier": session, "api-version": api_version}
         url = self._pool.endpoint + route
         try:
             response = await self._send(method, url, params, kw)
-        except NOT_STARTED:
+        except retry_after:
             # A restarted local pool refuses connections for a moment and drops kept-alive
-            # ones; the request never reached it, so it is sent once more when it is back.
+            # ones; the call is sent once more when it is back.
             await self._pool.recover(timeout=READY_TIMEOUT)
             self._note_if_lost(session)
             response = await _mapped(self._send(method, url, params, kw))
