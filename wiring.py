@@ -35,7 +35,7 @@ class Services:
     http: httpx.AsyncClient
     pool_client: PoolClient
     conversations: Conversations
-    python_tool: SessionPythonTool
+    python_tool: PythonTool
     agent: Runnable
     chat: Runnable
     links: Links
