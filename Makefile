@@ -20,7 +20,7 @@ TEST_SYSTEM_PACKAGES := chromium postgresql libseccomp2
 # from an environment of their own: their pins are not the service's.
 CLIENTS_ENV := tests/clients/.venv
 
-.PHONY: install system-deps session-system-deps session-env clients-env run pool test lint bench load clean tools audit
+.PHONY: install system-deps session-system-deps session-env clients-env run pool check test lint bench load clean tools audit
 
 # Linters for the Azure files, in their own venv: checkov's pins would clash with uv.lock.
 CHECKOV_VERSION := 3.3.30
@@ -79,10 +79,17 @@ run: install session-env
 pool: install session-env
 	$(PY) -m sessionpool --host $(HOST) --port 6000
 
+# Style, declared dependencies, and types of the product code (pyproject's [tool.mypy]).
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/deptry .
+	$(VENV)/bin/mypy
+
+# The fast loop while changing code: lint, type check and the unit tests (tests/unit: in
+# process, no servers), in well under a minute. `make test` runs every suite.
+check: lint
+	$(VENV)/bin/pytest -q tests/unit
 
 tools: $(INFRA_TOOLS)
 
@@ -110,4 +117,4 @@ load: install
 	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
-	rm -rf $(VENV) $(SESSION_ENV) $(CLIENTS_ENV) .tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SESSION_ENV) $(CLIENTS_ENV) .tools .pytest_cache .ruff_cache .mypy_cache

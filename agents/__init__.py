@@ -1,7 +1,9 @@
 """The code agent: LangChain's tool-calling agent with the conversation's Python session."""
 
+from typing import Any
+
 from langchain.agents import create_agent
-from langchain.agents.middleware import ToolCallLimitMiddleware
+from langchain.agents.middleware import AgentMiddleware, ToolCallLimitMiddleware
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool
 
@@ -17,14 +19,15 @@ def build_code_agent(
 
     After `max_tool_calls` runs in one turn the agent stops with a message saying so.
     """
+    middleware: list[AgentMiddleware[Any, Any]] = [
+        SessionFilesMiddleware(pool_client),
+        ToolCallLimitMiddleware(run_limit=max_tool_calls, exit_behavior="end"),
+    ]
     agent = create_agent(
         llm,
         [python_tool],
         system_prompt=CODE_AGENT_PROMPT,
-        middleware=[
-            SessionFilesMiddleware(pool_client),
-            ToolCallLimitMiddleware(run_limit=max_tool_calls, exit_behavior="end"),
-        ],
+        middleware=middleware,
         name="code_agent",
     )
     # A model step and a tool step per call, and room for the final answer: the tool-call

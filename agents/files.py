@@ -37,7 +37,8 @@ class SessionFilesMiddleware(AgentMiddleware[SessionFilesState]):
         request: ModelRequest,
         handler: Callable[[ModelRequest], Awaitable[ModelResponse]],
     ) -> ModelResponse:
-        note = _files_note(request.state.get("session_files", []))
+        files: list[dict] = request.state.get("session_files", [])  # type: ignore[assignment]
+        note = _files_note(files)
         base = request.system_message.text if request.system_message else ""
         system = SystemMessage(content=f"{base}\n\n{note}".strip())
         return await handler(request.override(system_message=system))

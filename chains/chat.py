@@ -1,9 +1,9 @@
 """The routing chain: decide, then stream a direct answer or the code agent's, then save."""
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from contextlib import aclosing
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_message
@@ -71,7 +71,8 @@ def build_chat_chain(
         finally:
             await _finish(conversations.save(conversation, turn.messages()))
 
-    return RunnableGenerator(chat, name="chat")
+    # RunnableGenerator passes the config to a function that takes one (its stubs omit it).
+    return RunnableGenerator(chat, name="chat")  # type: ignore[arg-type]
 
 
 async def _finish(save: Coroutine[Any, Any, None]) -> None:
@@ -82,7 +83,7 @@ async def _finish(save: Coroutine[Any, Any, None]) -> None:
     await asyncio.shield(task)
 
 
-async def _until(deadline: float, stream: AsyncIterator) -> AsyncIterator:
+async def _until(deadline: float, stream: AsyncGenerator) -> AsyncGenerator:
     """The stream's items until the loop's clock reaches `deadline`, then no more."""
     loop = asyncio.get_running_loop()
     while True:
@@ -92,14 +93,14 @@ async def _until(deadline: float, stream: AsyncIterator) -> AsyncIterator:
             return
         except TimeoutError:
             # wait_for has cancelled the pending step (and its code); end the stream.
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
             return
         try:
             yield item
         except GeneratorExit:
             # Closed while the stream waits for us (never while its step is still running,
             # which a cancellation ends on its own).
-            await stream.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()
             raise
 
 
@@ -118,10 +119,10 @@ async def _decide(decider: Runnable, history: list, message: str, config: Runnab
 
 async def _direct_stream(
     direct: Runnable, history: list, message: str, config: RunnableConfig
-) -> AsyncIterator[ChatChunk | BaseMessage]:
+) -> AsyncGenerator[ChatChunk | BaseMessage, None]:
     """The answer's tokens, then the answer as one message."""
     whole = None
-    stream = direct.astream({"history": history, "message": message}, config)
+    stream = cast(AsyncGenerator, direct.astream({"history": history, "message": message}, config))
     async with aclosing(stream):
         async for chunk in stream:
             whole = chunk if whole is None else whole + chunk
@@ -142,9 +143,10 @@ def agent_chunks(
 
 async def _agent_stream(
     agent: Runnable, messages: list[BaseMessage], config: RunnableConfig
-) -> AsyncIterator[ChatChunk | BaseMessage]:
+) -> AsyncGenerator[ChatChunk | BaseMessage, None]:
     """The answer's tokens as the model writes them, and each message once it is finished."""
-    stream = agent.astream({"messages": messages}, config, stream_mode=["messages", "updates"])
+    modes = ["messages", "updates"]
+    stream = cast(AsyncGenerator, agent.astream({"messages": messages}, config, stream_mode=modes))
     async with aclosing(stream):
         async for mode, data in stream:
             if mode == "messages":

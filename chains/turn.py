@@ -1,6 +1,6 @@
 """One turn as it happens: the chunks sent to the client, and the messages kept afterwards."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
@@ -24,7 +24,9 @@ class Turn:
         self._unsaid = ""  # answer text sent since the last finished AI message
         self._steps: dict[str, int] = {}  # tool call id -> step index
 
-    async def follow(self, stream: AsyncIterator[ChatChunk | BaseMessage]):
+    async def follow(
+        self, stream: AsyncGenerator[ChatChunk | BaseMessage, None]
+    ) -> AsyncGenerator[ChatChunk, None]:
         """The client's chunks: the stream's own, and the steps its messages start or end."""
         async with aclosing(stream):
             async for item in stream:

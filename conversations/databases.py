@@ -14,7 +14,8 @@ import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from psycopg.rows import dict_row
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -47,6 +48,7 @@ async def open_checkpointer(
 ) -> BaseCheckpointSaver:
     """The checkpointer on the same database, set up (its tables made or migrated). Call it
     inside the event loop that will use it, and `close_checkpointer` it on shutdown."""
+    saver: AsyncPostgresSaver | PrunedSqliteSaver
     if database_url:
         saver = AsyncPostgresSaver(await _postgres_pool(database_url, password_provider))
     else:
@@ -64,7 +66,7 @@ async def close_checkpointer(saver: BaseCheckpointSaver) -> None:
 
 async def _postgres_pool(
     database_url: str, password_provider: PasswordProvider | None
-) -> AsyncConnectionPool:
+) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
     # libpq reads SQLAlchemy's URL once the driver name is gone.
     conninfo = make_url(database_url).set(drivername="postgresql")
     fixed = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
@@ -75,7 +77,10 @@ async def _postgres_pool(
         return {**fixed, "password": await asyncio.to_thread(password_provider)}
 
     pool = AsyncConnectionPool(
-        conninfo.render_as_string(hide_password=False), kwargs=connection_kwargs, open=False
+        conninfo.render_as_string(hide_password=False),
+        connection_class=AsyncConnection[DictRow],
+        kwargs=connection_kwargs,
+        open=False,
     )
     await pool.open(wait=True)
     return pool

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from langchain_core.messages import BaseMessage, trim_messages
 from langchain_core.messages.utils import count_tokens_approximately
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
@@ -90,5 +91,5 @@ class Memory:
         return self._graph
 
 
-def _config(thread_id: str) -> dict:
+def _config(thread_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id}}

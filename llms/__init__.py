@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
+from pydantic import SecretStr
 
 from azure_auth import AZURE_OPENAI_SCOPE, entra_token_provider
 from errors import ModelUnavailable, error_response
@@ -88,7 +89,7 @@ def _build_openai(settings: Settings) -> ChatOpenAI:
     return ChatOpenAI(
         base_url=settings.openai_base_url,
         # Local servers (Ollama, llama.cpp) accept any key but the client insists on one.
-        api_key=settings.openai_api_key or "not-needed",
+        api_key=settings.openai_api_key or SecretStr("not-needed"),
         model=settings.openai_model,
         **_client_limits(settings),
     )

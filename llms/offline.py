@@ -17,6 +17,7 @@ from langchain_core.messages import (
     HumanMessage,
     ToolMessage,
 )
+from langchain_core.messages.tool import ToolCallChunk, tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
@@ -142,9 +143,9 @@ def _tool_calls(name: str, calls: list[dict]) -> AIMessage:
     return AIMessage(content="", tool_calls=tool_calls)
 
 
-def _as_chunks(message: AIMessage) -> list[dict]:
+def _as_chunks(message: AIMessage) -> list[ToolCallChunk]:
     return [
-        {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i}
+        tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
         for i, c in enumerate(message.tool_calls)
     ]
 

@@ -67,7 +67,7 @@ class Authenticator:
         self.methods = enabled_methods(settings)
         self._key_digests = [(name, d.encode()) for name, d in settings.api_keys.items()]
         self._entra = None
-        if "entra" in self.methods:
+        if "entra" in self.methods and settings.entra_tenant_id and settings.entra_audience:
             self._entra = EntraTokenVerifier(
                 settings.entra_tenant_id, settings.entra_audience, settings.entra_jwks_url
             )

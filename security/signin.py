@@ -25,7 +25,7 @@ def install_signin(app: FastAPI, page_dir: Path) -> None:
     """POST /signin/ and /signout, the form's own files (public) at /signin/, and the answer
     to an unauthenticated request: the form for a page, a 401 for an API call."""
     app.include_router(_router)
-    app.add_exception_handler(Unauthorized, unauthorized_response)
+    app.add_exception_handler(Unauthorized, unauthorized_response)  # type: ignore[arg-type]
     app.mount(SIGNIN_PATH.rstrip("/"), StaticFiles(directory=page_dir, html=True), "signin")
 
 

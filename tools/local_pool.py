@@ -105,11 +105,11 @@ class LocalSessionPool(SessionPool):
     async def _wait_healthy(self) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + START_TIMEOUT
+        proc = self._running()
         async with httpx.AsyncClient(timeout=1.0) as client:
             while loop.time() < deadline:
-                if self._proc.returncode is not None:
-                    code = self._proc.returncode
-                    raise PoolUnavailable(f"the local session pool exited ({code})")
+                if proc.returncode is not None:
+                    raise PoolUnavailable(f"the local session pool exited ({proc.returncode})")
                 try:
                     await client.get(f"{self.endpoint}healthz")
                     return
@@ -117,10 +117,15 @@ class LocalSessionPool(SessionPool):
                     await asyncio.sleep(0.05)
         raise PoolUnavailable("the local session pool did not start in time")
 
+    def _running(self) -> asyncio.subprocess.Process:
+        if self._proc is None:
+            raise PoolUnavailable("the local session pool was never started")
+        return self._proc
+
     async def _supervise(self) -> None:
         delay = 0.2
         while not self._stopping:
-            code = await self._proc.wait()
+            code = await self._running().wait()
             self._ready.clear()
             if self._stopping:
                 return

@@ -11,7 +11,7 @@ and `stderr`. The local pool is still tested with the official tool itself
 (`tests/sessionpool/test_official_client.py`).
 """
 
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
@@ -43,7 +43,7 @@ class PythonTool(BaseTool):
     name: str = PYTHON_TOOL
     description: str = TOOL_DESCRIPTION
     args_schema: type[BaseModel] = PythonCode
-    response_format: str = "content_and_artifact"
+    response_format: Literal["content", "content_and_artifact"] = "content_and_artifact"
     pool_client: PoolClient
     result_max_chars: int = 8000
 

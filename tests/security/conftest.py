@@ -1,10 +1,8 @@
 """Serve a FastAPI app built from the security pieces with uvicorn, on a free loopback port."""
 
-import asyncio
 import threading
 import time
-from collections.abc import Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -75,10 +73,3 @@ def serve_keyed_service(
         )
         with serve(create_app(settings), lifespan="on") as base:
             yield base
-
-
-def run_async(coroutine: Coroutine):
-    """asyncio.run in a thread of its own: another suite's session fixture (Playwright's sync
-    API) may keep an event loop running in the main thread."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from security.guards import build_guards, install_security_middleware, run_slot
 from security.limits import RateLimiter, TooManyRequests, check_message_length
-from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, run_async, serve
+from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
+from tests.support.aio import run_async
 
 ALICE = {"X-API-Key": ALICE_KEY}
 BOB = {"X-API-Key": BOB_KEY}

@@ -1,7 +1,5 @@
 """Small helpers the service tests share: scripted turns and conversation ids."""
 
-import asyncio
-import concurrent.futures
 import uuid
 from pathlib import Path
 
@@ -41,12 +39,6 @@ def agent_requests(llm: ScriptedLLM) -> list[dict]:
         for r in llm.requests
         if any(t["function"]["name"] == "Python_REPL" for t in r["body"].get("tools") or [])
     ]
-
-
-def run_async(coroutine):
-    """Run a coroutine to its end in a thread of its own (the caller may own an event loop)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 def pool_pid(service_pid: int) -> int:

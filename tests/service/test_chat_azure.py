@@ -2,7 +2,8 @@
 
 import json
 
-from tests.service.helpers import agent_requests, config, new_id, run_async, script_code_turn
+from tests.service.helpers import agent_requests, config, new_id, script_code_turn
+from tests.support.aio import run_async
 from tests.support.scripted_llm import Text, ToolCall
 
 

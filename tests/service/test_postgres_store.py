@@ -9,7 +9,7 @@ from conversations.databases import close_checkpointer
 from conversations.transcript import PYTHON_TOOL, mark_answer
 from errors import NotFound
 from settings import Settings
-from tests.service.helpers import run_async
+from tests.support.aio import run_async
 from tests.support.postgres import PASSWORD, with_password
 from wiring import build_conversations
 
