@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from langchain_core.runnables import RunnableConfig
 from pydantic import ValidationError
 
 from api.deps import AppServices, CurrentUser, RunSlot
@@ -24,8 +25,8 @@ async def chat_get(
     except ValidationError as error:
         raise BadRequest(f"invalid message: {error.errors()[0]['msg']}") from None
     conversation = await svc.conversations.claim(user, conversation_id)
-    config = {"configurable": conversation.configurable()}
-    result = await svc.chat.ainvoke({"message": checked.message}, config)
+    config: RunnableConfig = {"configurable": conversation.configurable()}
+    result = await svc.chat.ainvoke(checked.model_dump(), config)
     return {key: result[key] for key in ("output", "route", "conversation_id")}
 
 

@@ -112,7 +112,7 @@ class _Call:
     """What a tool call needs from its HTTP request: the caller, the services, the slot."""
 
     def __init__(self, ctx: Context) -> None:
-        self.request: Request = ctx.request_context.request
+        self.request: Request = ctx.request_context.request  # type: ignore[assignment]
         self.user: str = self.request.state.user
         self.services: Services = self.request.app.state.services
 
@@ -228,7 +228,7 @@ async def ask_agent(
         chunks = call.services.chat.astream(
             {"message": message}, {"configurable": conversation.configurable()}
         )
-        async with aclosing(chunks):
+        async with aclosing(chunks):  # type: ignore[type-var]  # astream is a generator
             async for chunk in chunks:
                 content.add(chunk)
                 finished = [s for s in chunk.get("steps") or [] if s.get("status") != "running"]

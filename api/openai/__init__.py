@@ -16,7 +16,7 @@ router.include_router(chat_completions.router)
 def install_openai_api(app: FastAPI) -> None:
     """The /v1 routes, with every error answered in OpenAI's error body."""
     app.include_router(router)
-    app.add_exception_handler(OpenAIError, _openai_error)
+    app.add_exception_handler(OpenAIError, _openai_error)  # type: ignore[arg-type]
     # Outermost of the app's middleware: it also sees the body limit's and the guards' errors.
     app.add_middleware(OpenAIErrorBodies)
 

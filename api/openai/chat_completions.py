@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from langchain_core.runnables import RunnableConfig
 
 from api.deps import AppServices, CurrentUser, RunSlot
 from api.images import image_bytes, image_name
@@ -46,7 +47,7 @@ async def create_chat_completion(
     named = conversation_id_for(request, body.metadata, user, first_user_text(body.messages))
     conversation = await svc.conversations.claim(user, named)
     usage = TurnUsage()
-    config = {"configurable": conversation.configurable(), "callbacks": [usage]}
+    config: RunnableConfig = {"configurable": conversation.configurable(), "callbacks": [usage]}
     if model == CODE_INTERPRETER:
         chunks = svc.chat.astream({"message": asked}, config)
     else:
@@ -68,7 +69,9 @@ async def create_chat_completion(
     return Response(answer, media_type="application/json", headers=headers)
 
 
-async def _agent_turn(svc: Services, messages: list, config: dict) -> AsyncIterator[ChatChunk]:
+async def _agent_turn(
+    svc: Services, messages: list, config: RunnableConfig
+) -> AsyncIterator[ChatChunk]:
     with model_errors(svc.settings.llm_max_retries):
         async for chunk in agent_chunks(svc.agent, messages, config):
             yield chunk

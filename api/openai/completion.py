@@ -69,7 +69,7 @@ class Completion:
     async def deltas(self) -> AsyncIterator[str]:
         """The content as it may be sent. A cut (a stop sequence, max_tokens) closes the
         turn's stream, which stops the turn as the page's stop button does."""
-        async with aclosing(self._chunks) as chunks:
+        async with aclosing(self._chunks) as chunks:  # type: ignore[type-var]  # a generator
             async for chunk in chunks:
                 text = self._cutoff.feed(self._content.add(chunk))
                 if text:
@@ -87,7 +87,12 @@ class Completion:
         """OpenAI's `chat.completion` object."""
         async for _delta in self.deltas():
             pass
-        message = {"role": "assistant", "content": self.sent, "refusal": None, "annotations": []}
+        message: dict = {
+            "role": "assistant",
+            "content": self.sent,
+            "refusal": None,
+            "annotations": [],
+        }
         choice = {"index": 0, "message": message, "finish_reason": self._finish(), "logprobs": None}
         return {**self._envelope("chat.completion"), "choices": [choice], "usage": self.usage()}
 
