@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
@@ -287,10 +287,10 @@ def _report(messages: list[BaseMessage]) -> str:
         if isinstance(m, ToolMessage)
     }
     plan = _plan(messages[:call_index])
-    calls = messages[call_index].tool_calls
+    calls = cast(AIMessage, messages[call_index]).tool_calls
     notes, sentences = [], []
     for index, call in enumerate(calls):
-        output = outputs.get(call["id"], {})
+        output = outputs.get(call["id"] or "", {})
         if output.get("note") and output["note"] not in notes:
             notes.append(output["note"])
         if _failed(output):
