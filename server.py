@@ -20,6 +20,7 @@ from errors import install_error_handlers
 from llms import install_model_error_handler
 from pages import install_pages
 from security.guards import build_guards, install_security_middleware, run_slot
+from security.langserve_input import check_langserve_body
 from settings import Settings
 from telemetry import install_telemetry
 from wiring import build_services
@@ -78,8 +79,9 @@ def _publish(app: FastAPI, path: str, runnable: Runnable) -> None:
         app,
         WithConversationId(bound=runnable),
         path=path,
-        # Authenticates the caller and holds one of their run slots until the answer is sent.
-        dependencies=[Depends(run_slot)],
+        # Authenticates the caller and holds one of their run slots until the answer is sent;
+        # then answers 422 for a body LangServe itself would fail on.
+        dependencies=[Depends(run_slot), Depends(check_langserve_body)],
         per_req_config_modifier=claim_conversation,
     )
 

@@ -40,10 +40,24 @@ class AgentInput(BaseModel):
     @classmethod
     def _accept_openai_style(cls, value: Any) -> list:
         # {"role": "user", "content": ...} as well as LangChain's {"type": "human", ...}.
+        # LangChain's message classes raise more than ValueError on malformed fields
+        # (`"tool_calls": "x"` is an AttributeError, a tool message without its call id a
+        # KeyError): all of them are the client's mistake.
         try:
             return convert_to_messages(encodable(value))
-        except (TypeError, ValueError, NotImplementedError) as error:
+        except (TypeError, ValueError, LookupError, AttributeError, NotImplementedError) as error:
             raise ValueError(f"messages must be chat messages: {error}") from None
+
+    @field_validator("messages")
+    @classmethod
+    def _sendable_to_the_model(cls, messages: list[AnyMessage]) -> list[AnyMessage]:
+        # The OpenAI client copies an assistant message's raw `tool_calls` into its request,
+        # reading each as an object.
+        for message in messages:
+            calls = message.additional_kwargs.get("tool_calls", [])
+            if not (isinstance(calls, list) and all(isinstance(c, dict) for c in calls)):
+                raise ValueError("additional_kwargs.tool_calls must be a list of tool calls")
+        return messages
 
 
 class AgentOutput(BaseModel):

@@ -58,7 +58,7 @@ class ConcurrencyLimiter:
     """At most `max_per_user` runs of one user at a time; one event loop, so no lock."""
 
     def __init__(self, max_per_user: int) -> None:
-        self._max = max_per_user
+        self.max_per_user = max_per_user
         self._running: dict[str, int] = {}
 
     def running(self, user: str) -> int:
@@ -67,9 +67,10 @@ class ConcurrencyLimiter:
     @asynccontextmanager
     async def slot(self, user: str) -> AsyncIterator[None]:
         """Hold one of `user`'s run slots for the block, or raise TooManyRequests."""
-        if self.running(user) >= self._max:
+        if self.running(user) >= self.max_per_user:
+            limit = self.max_per_user
             raise TooManyRequests(
-                f"too many runs at once: at most {self._max} per user; wait for one to finish", 1
+                f"too many runs at once: at most {limit} per user; wait for one to finish", 1
             )
         self._running[user] = self.running(user) + 1
         try:

@@ -1,4 +1,7 @@
-"""Schemathesis against the real local session pool: no 5xx, every answer as documented."""
+"""Schemathesis against the real local session pool: no 5xx for any input, generated or
+fixed, and every answer to a valid request as documented."""
+
+import json
 
 import httpx
 import pytest
@@ -11,6 +14,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import start_session_pool
+from tests.security.generated import run_generated
 from tests.security.pool_openapi import FUZZ_IDENTIFIERS, SESSIONS, pool_openapi
 
 CHECKS = [
@@ -40,7 +45,7 @@ def pool(session_pool):
     database=None,
     derandomize=True,  # the same examples on every run: CI stays reproducible
 )
-def test_the_pool_answers_every_request_as_documented(case, pool) -> None:
+def test_valid_requests_are_answered_as_documented(case, pool) -> None:
     case.call_and_validate(
         base_url=pool.endpoint,
         headers={"Authorization": f"Bearer {pool.api_key}"},
@@ -67,3 +72,14 @@ def test_an_unroutable_path_gets_azures_json_error(pool) -> None:
     )
     assert response.status_code == 404
     assert response.json()["error"]["code"]
+
+
+def test_generated_requests_never_get_a_server_error(tmp_path) -> None:
+    """Every operation with generated valid and invalid input (wrong types, nulls, bad
+    api-versions and identifiers, boundaries), on a pool of its own: invalid identifiers
+    start sessions too, and a small pool that forgets them soon bounds what that costs."""
+    schema = tmp_path / "pool-openapi.json"
+    schema.write_text(json.dumps(pool_openapi()))
+    with start_session_pool(max_sessions=8, cooldown_seconds=15) as own:
+        headers = {"Authorization": f"Bearer {own.api_key}"}
+        run_generated(str(schema), own.endpoint, seconds=90, examples=10, headers=headers)
