@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 AuthMode = Literal["auto", "off", "api_key", "entra", "both"]
@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     entra_audience: str | None = None
     # Unset: the tenant's keys at login.microsoftonline.com; set for tests or sovereign clouds.
     entra_jwks_url: str | None = None
+    # A token must hold one of these delegated permissions (its `scp`) or one of these app
+    # roles (its `roles`), comma-separated; with Entra ID on, at least one list is required.
+    entra_required_scopes: Annotated[list[str], NoDecode] = []
+    entra_required_roles: Annotated[list[str], NoDecode] = []
+    # Accept guest accounts of the tenant (users of other tenants, personal accounts).
+    entra_allow_guests: bool = False
+    # Signs the browser's sign-in cookie; unset: a random key per start, so sign-ins end at a
+    # restart and do not carry from one replica to another.
+    session_secret: SecretStr | None = None
+    # How long a browser sign-in lasts; never longer than the Entra ID token it came from.
+    session_max_age_seconds: int = Field(8 * 3600, gt=0)
 
     # Per-user limits and the bounds of one turn.
     rate_limit_per_minute: int = 120
@@ -117,9 +128,11 @@ class Settings(BaseSettings):
             int(digest, 16)  # ValueError names the field when a digest is not hex
         return {name: digest.lower() for name, digest in value.items()}
 
-    @field_validator("cors_allow_origins", mode="before")
+    @field_validator(
+        "cors_allow_origins", "entra_required_scopes", "entra_required_roles", mode="before"
+    )
     @classmethod
-    def _parse_origins(cls, value: object) -> object:
+    def _parse_comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

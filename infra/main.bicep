@@ -71,6 +71,12 @@ param apiKeys string = ''
 @description('ENTRA_AUDIENCE of the service (its app registration client ID or api:// URI) to accept Entra ID tokens of this tenant. Empty: Entra sign-in off.')
 param entraAudience string = ''
 
+@description('ENTRA_REQUIRED_SCOPES: delegated permissions of the API, comma-separated; a user\'s token must hold one. With an Entra audience, this or entraRequiredRoles is required.')
+param entraRequiredScopes string = ''
+
+@description('ENTRA_REQUIRED_ROLES: app roles of the API, comma-separated; a token holding one (an application\'s, or a user\'s assigned the role) is accepted.')
+param entraRequiredRoles string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var deploymentName = openAiModelName
@@ -184,6 +190,8 @@ module app 'modules/container-app.bicep' = {
     apiKeys: apiKeys
     entraTenantId: empty(entraAudience) ? '' : tenant().tenantId
     entraAudience: entraAudience
+    entraRequiredScopes: entraRequiredScopes
+    entraRequiredRoles: entraRequiredRoles
   }
 }
 

@@ -7,14 +7,12 @@ import logging
 import anyio
 from fastapi import HTTPException, Request, status
 
-from security.entra import EntraTokenVerifier, InvalidToken, KeysUnavailable
+from security.entra import EntraTokenVerifier, InvalidToken, KeysUnavailable, NotPermitted
 from security.keys import hash_api_key
+from security.sessions import SESSION_COOKIE, SessionSigner, SignedIn
 from settings import Settings
 
 ANONYMOUS = "anonymous"
-# Set by the sign-in page (security/signin.py) for browsers, which cannot send a bearer header
-# when they navigate; it holds the same credential and is checked the same way.
-CREDENTIAL_COOKIE = "ci_credential"
 REALM = 'Bearer realm="code-interpreter"'
 _FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 _MAX_CREDENTIAL_CHARS = 8192
@@ -28,6 +26,14 @@ class Unauthorized(HTTPException):
     def __init__(self, detail: str, invalid: bool = False) -> None:
         challenge = f'{REALM}, error="invalid_token"' if invalid else REALM
         super().__init__(status.HTTP_401_UNAUTHORIZED, detail, {"WWW-Authenticate": challenge})
+
+
+class Forbidden(HTTPException):
+    """403: a valid credential whose holder may not use this API (RFC 6750 insufficient_scope)."""
+
+    def __init__(self, detail: str, scope: str) -> None:
+        challenge = f'{REALM}, error="insufficient_scope", scope="{scope}"'
+        super().__init__(status.HTTP_403_FORBIDDEN, detail, {"WWW-Authenticate": challenge})
 
 
 def enabled_methods(settings: Settings) -> frozenset[str]:
@@ -45,6 +51,12 @@ def enabled_methods(settings: Settings) -> frozenset[str]:
         raise ValueError(f"AUTH_MODE={settings.auth_mode} needs API_KEYS")
     if "entra" in wanted and not (has_entra and settings.entra_audience):
         raise ValueError(f"AUTH_MODE={settings.auth_mode} needs ENTRA_TENANT_ID and ENTRA_AUDIENCE")
+    if "entra" in wanted and not (settings.entra_required_scopes or settings.entra_required_roles):
+        raise ValueError(
+            "Entra ID sign-in needs ENTRA_REQUIRED_SCOPES (delegated permissions, the `scp` of a "
+            "user's token) or ENTRA_REQUIRED_ROLES (app roles, the `roles` of an application's "
+            "token): without them any application of the tenant could call this API"
+        )
     return frozenset(wanted)
 
 
@@ -69,8 +81,15 @@ class Authenticator:
         self._entra = None
         if "entra" in self.methods and settings.entra_tenant_id and settings.entra_audience:
             self._entra = EntraTokenVerifier(
-                settings.entra_tenant_id, settings.entra_audience, settings.entra_jwks_url
+                settings.entra_tenant_id,
+                settings.entra_audience,
+                settings.entra_jwks_url,
+                scopes=settings.entra_required_scopes,
+                roles=settings.entra_required_roles,
+                allow_guests=settings.entra_allow_guests,
             )
+        secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+        self.sessions = SessionSigner(secret, settings.session_max_age_seconds)
 
     async def __call__(self, request: Request) -> str:
         # `request.state.user` is where the service's routes and LangServe's hook read it.
@@ -90,20 +109,20 @@ class Authenticator:
         scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
         api_key = request.headers.get("x-api-key")
         if scheme.lower() == "bearer" and bearer.strip():
-            return await self.check(bearer.strip())
+            return (await self.identify(bearer.strip())).user
         if api_key and "api_key" in self.methods:
             return self._check_api_key(api_key)
-        cookie = request.cookies.get(CREDENTIAL_COOKIE)
+        cookie = request.cookies.get(SESSION_COOKIE)
         if cookie:
-            return await self.check(cookie)
+            return self._signed_in(cookie)
         raise Unauthorized(f"authentication required: send {self._accepted()}")
 
-    async def check(self, credential: str) -> str:
-        """The user a bearer credential (API key or Entra ID token) belongs to."""
+    async def identify(self, credential: str) -> SignedIn:
+        """Who a bearer credential (API key or Entra ID token) belongs to, and until when."""
         looks_like_jwt = credential.count(".") == 2
         if looks_like_jwt and self._entra is not None:
             try:
-                return await anyio.to_thread.run_sync(self._entra.verify, credential)
+                caller = await anyio.to_thread.run_sync(self._entra.verify, credential)
             except KeysUnavailable as exc:
                 log.warning("Entra ID signing keys unavailable: %s", type(exc.__cause__).__name__)
                 detail = "cannot check the token right now; retry later"
@@ -111,9 +130,23 @@ class Authenticator:
             except InvalidToken as exc:
                 log.info("rejected an Entra ID token: %s", exc)
                 raise Unauthorized("invalid or expired token", invalid=True) from exc
+            except NotPermitted as exc:
+                log.info("refused an Entra ID token: %s", exc)
+                raise Forbidden(str(exc), self._entra.required()) from exc
+            return SignedIn(caller.user, "entra", caller.expires_at)
         if "api_key" in self.methods:
-            return self._check_api_key(credential)
+            return SignedIn(self._check_api_key(credential), "api_key", 2**62)
         raise Unauthorized("invalid or expired token", invalid=True)
+
+    def _signed_in(self, cookie: str) -> str:
+        """The user of a browser's sign-in, while it lasts and its way of signing in is on."""
+        who = self.sessions.read(cookie)
+        key_names = {name for name, _digest in self._key_digests}
+        if who is None or who.method not in self.methods:
+            raise Unauthorized("your sign-in has expired; sign in again", invalid=True)
+        if who.method == "api_key" and who.user not in key_names:
+            raise Unauthorized("your sign-in has expired; sign in again", invalid=True)
+        return who.user
 
     def _check_api_key(self, key: str) -> str:
         if len(key) <= _MAX_CREDENTIAL_CHARS:

@@ -1,8 +1,10 @@
-"""Signing in from a browser: a form that turns a credential into an HttpOnly cookie.
+"""Signing in from a browser: a form that checks a credential and opens a signed session.
 
 A browser cannot add `Authorization` to a page it navigates to, so the chat page and the
-LangServe playground would be unreachable with authentication on. The cookie carries the
-same API key or Entra ID token; `SameSite=Strict` keeps other sites from sending it.
+LangServe playground would be unreachable with authentication on. The form's API key or
+Entra ID token is checked once; the HttpOnly cookie then holds a signed, expiring statement
+of who signed in (security/sessions.py), never the credential. `SameSite=Strict` keeps other
+sites from sending it.
 """
 
 from collections.abc import Awaitable, Callable
@@ -15,7 +17,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from security.auth import CREDENTIAL_COOKIE, Unauthorized
+from security.auth import Forbidden, Unauthorized
+from security.sessions import SESSION_COOKIE
 
 SIGNIN_PATH = "/signin/"
 DEFAULT_NEXT = "/ui/"
@@ -36,16 +39,19 @@ _router = APIRouter(tags=["sign-in"])
 async def sign_in(
     request: Request, credential: Annotated[str, Form()], next: Annotated[str, Form()] = ""
 ) -> Response:
-    """Check the credential; keep it in a cookie and go on to `next`, or back to the form."""
+    """Check the credential; open a session and go on to `next`, or back to the form."""
     root = _root(request)
+    authenticate = request.app.state.guards.authenticate
     try:
-        await request.app.state.guards.authenticate.check(credential.strip())
-    except Unauthorized:
+        who = await authenticate.identify(credential.strip())
+    except (Unauthorized, Forbidden):
         return RedirectResponse(f"{root}{SIGNIN_PATH}?failed=1&next={quote(next)}", 303)
+    session, lifetime = authenticate.sessions.issue(who)
     response = RedirectResponse(_local(next, default=f"{root}{DEFAULT_NEXT}"), 303)
     response.set_cookie(
-        CREDENTIAL_COOKIE,
-        credential.strip(),
+        SESSION_COOKIE,
+        session,
+        max_age=lifetime,
         path=f"{root}/",
         httponly=True,
         samesite="strict",
@@ -58,7 +64,7 @@ async def sign_in(
 async def sign_out(request: Request) -> Response:
     root = _root(request)
     response = RedirectResponse(f"{root}{SIGNIN_PATH}", 303)
-    response.delete_cookie(CREDENTIAL_COOKIE, path=f"{root}/")
+    response.delete_cookie(SESSION_COOKIE, path=f"{root}/")
     return response
 
 

@@ -23,6 +23,8 @@ param databaseUrl string
 param apiKeys string
 param entraTenantId string
 param entraAudience string
+param entraRequiredScopes string
+param entraRequiredRoles string
 
 var port = 8000
 // Until azd deploys the real image the app runs a public placeholder; later provisions keep whatever azd deployed.
@@ -122,6 +124,14 @@ var entraEnv = empty(entraAudience) ? [] : [
     name: 'ENTRA_AUDIENCE'
     value: entraAudience
   }
+  {
+    name: 'ENTRA_REQUIRED_SCOPES'
+    value: entraRequiredScopes
+  }
+  {
+    name: 'ENTRA_REQUIRED_ROLES'
+    value: entraRequiredRoles
+  }
 ]
 
 resource app 'Microsoft.App/containerApps@2024-03-01' = {
@@ -143,6 +153,11 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
         targetPort: port
         transport: 'auto'
         allowInsecure: false
+        // A browser's sign-in is signed by its replica's own random key (no SESSION_SECRET is
+        // set here), so each browser keeps to one replica.
+        stickySessions: {
+          affinity: 'sticky'
+        }
       }
       registries: [
         {

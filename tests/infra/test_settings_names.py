@@ -67,6 +67,14 @@ def test_container_app_sets_only_settings_fields(bicep):
 def test_callers_can_be_authenticated(bicep):
     names = _app_env_names(bicep)
     assert {"API_KEYS", "ENTRA_TENANT_ID", "ENTRA_AUDIENCE"} <= names
+    assert {"ENTRA_REQUIRED_SCOPES", "ENTRA_REQUIRED_ROLES"} <= names
+
+
+def test_browsers_keep_to_the_replica_that_signed_them_in(bicep):
+    # No SESSION_SECRET is shared between replicas: each signs sessions with its own key.
+    assert "SESSION_SECRET" not in _app_env_names(bicep)
+    ingress = bicep[APP]["resources"]["app"]["config"]["properties"]["configuration"]["ingress"]
+    assert ingress["stickySessions"]["affinity"] == "sticky"
 
 
 def test_storage_is_sqlite_on_the_volume_or_a_passwordless_database(bicep):

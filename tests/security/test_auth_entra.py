@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Annotated
 
@@ -20,6 +21,9 @@ from fastapi import Depends, FastAPI
 from jwt.algorithms import RSAAlgorithm
 
 from security.guards import build_guards
+from security.sessions import SESSION_COOKIE
+from security.signin import install_signin
+from server import WEB_DIR
 from settings import Settings
 from tests.security.conftest import ALICE_KEY, make_settings, serve
 from tests.support.servers import free_port
@@ -71,28 +75,49 @@ def jwks() -> Iterator[JwksServer]:
     thread.join(5)
 
 
+SCOPE = "access_as_user"  # a delegated permission the API exposes
+ROLE = "Chat.Invoke"  # an app role the API defines
+
+
 def entra_settings(jwks_url: str, **overrides: object) -> Settings:
-    fields = {"entra_tenant_id": TENANT, "entra_audience": AUDIENCE, "entra_jwks_url": jwks_url}
+    fields = {
+        "entra_tenant_id": TENANT,
+        "entra_audience": AUDIENCE,
+        "entra_jwks_url": jwks_url,
+        "entra_required_scopes": [SCOPE],
+        "entra_required_roles": [ROLE],
+    }
     return make_settings(auth_mode="both", **{**fields, **overrides})
 
 
-@pytest.fixture(scope="module")
-def service(jwks: JwksServer) -> Iterator[str]:
-    guards = build_guards(entra_settings(jwks.url))
+@contextmanager
+def whoami_app(settings: Settings) -> Iterator[str]:
+    """The guards, the sign-in form and one route that says who is calling."""
+    guards = build_guards(settings)
     app = FastAPI()
+    app.state.guards = guards
 
     @app.get("/whoami")
     async def whoami(user: Annotated[str, Depends(guards.user)]) -> dict:
         return {"user": user}
 
+    install_signin(app, WEB_DIR / "signin")
     with serve(app) as url:
         yield url
 
 
+@pytest.fixture(scope="module")
+def service(jwks: JwksServer) -> Iterator[str]:
+    with whoami_app(entra_settings(jwks.url)) as url:
+        yield url
+
+
 def claims(**overrides: object) -> dict:
+    """A user's token (delegated, with the required scope) unless overridden."""
     now = int(time.time())
     base = {"iss": ISSUER_V2, "aud": AUDIENCE, "iat": now, "nbf": now, "exp": now + 3600}
-    return {**base, "oid": "0000-user-a", "tid": TENANT, **overrides}
+    claims = {**base, "oid": "0000-user-a", "tid": TENANT, "scp": SCOPE, **overrides}
+    return {name: value for name, value in claims.items() if value is not None}
 
 
 def token(key=SIGNING_KEY, kid: str = KID, **overrides: object) -> str:
@@ -164,15 +189,95 @@ def test_made_up_key_ids_do_not_refetch_the_keys_each_time(service: str, jwks) -
 
 
 def test_unreachable_keys_answer_503_not_401() -> None:
-    guards = build_guards(entra_settings(f"http://127.0.0.1:{free_port()}/keys"))
-    app = FastAPI()
-
-    @app.get("/whoami")
-    async def whoami(user: Annotated[str, Depends(guards.user)]) -> dict:
-        return {"user": user}
-
-    with serve(app) as url:
+    with whoami_app(entra_settings(f"http://127.0.0.1:{free_port()}/keys")) as url:
         response = call(url, token())
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
     assert "retry" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "granted",
+    [
+        pytest.param({"scp": f"User.Read {SCOPE}"}, id="user-with-the-scope"),
+        pytest.param({"scp": None, "roles": [ROLE], "idtyp": "app"}, id="app-with-the-role"),
+        pytest.param({"scp": "User.Read", "roles": [ROLE]}, id="user-assigned-the-role"),
+        pytest.param({"idp": f"https://sts.windows.net/{TENANT}/"}, id="member-idp-this-tenant"),
+    ],
+)
+def test_a_token_with_a_required_scope_or_role_is_accepted(service: str, granted: dict) -> None:
+    assert call(service, token(**granted)).json() == {"user": "entra:0000-user-a"}
+
+
+@pytest.mark.parametrize(
+    "lacking",
+    [
+        pytest.param({"scp": None}, id="no-scope-no-role"),
+        pytest.param({"scp": "User.Read"}, id="another-scope"),
+        pytest.param({"scp": f"{SCOPE}x"}, id="a-longer-scope-name"),
+        pytest.param({"scp": None, "roles": ["Other.Role"], "idtyp": "app"}, id="app-other-role"),
+        pytest.param({"scp": None, "roles": "Chat.Invoke"}, id="roles-not-a-list"),
+    ],
+)
+def test_a_token_without_them_is_forbidden(service: str, lacking: dict) -> None:
+    response = call(service, token(**lacking))
+    assert response.status_code == 403
+    challenge = response.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and f'scope="{ROLE} {SCOPE}"' in challenge
+    assert response.json() == {"detail": f"the token grants none of: {ROLE} {SCOPE}"}
+
+
+GUEST_FROM_ANOTHER_TENANT = {"idp": "https://sts.windows.net/99999999-aaaa-bbbb-cccc-dddddddddddd/"}
+GUESTS = [
+    pytest.param(GUEST_FROM_ANOTHER_TENANT, id="another-tenant"),
+    pytest.param({"idp": "live.com"}, id="personal-account"),
+    pytest.param({"acct": 1}, id="acct-claim"),
+]
+
+
+@pytest.mark.parametrize("guest", GUESTS)
+def test_guests_are_refused(service: str, guest: dict) -> None:
+    response = call(service, token(**guest))
+    assert response.status_code == 403
+    assert response.json() == {"detail": "guest accounts may not use this API"}
+
+
+@pytest.mark.parametrize("guest", GUESTS)
+def test_guests_are_accepted_when_allowed(jwks: JwksServer, guest: dict) -> None:
+    with whoami_app(entra_settings(jwks.url, entra_allow_guests=True)) as url:
+        assert call(url, token(**guest)).json() == {"user": "entra:0000-user-a"}
+
+
+def test_entra_without_a_required_scope_or_role_refuses_to_start(jwks: JwksServer) -> None:
+    settings = entra_settings(jwks.url, entra_required_scopes=[], entra_required_roles=[])
+    with pytest.raises(ValueError, match="ENTRA_REQUIRED_SCOPES .* or ENTRA_REQUIRED_ROLES"):
+        build_guards(settings)
+
+
+def test_the_settings_read_comma_separated_lists(monkeypatch) -> None:
+    monkeypatch.setenv("ENTRA_REQUIRED_SCOPES", f" {SCOPE}, Files.Read ")
+    monkeypatch.setenv("ENTRA_REQUIRED_ROLES", ROLE)
+    settings = Settings(_env_file=None)
+    assert settings.entra_required_scopes == [SCOPE, "Files.Read"]
+    assert settings.entra_required_roles == [ROLE]
+
+
+def test_a_browser_session_from_a_token_ends_with_the_token(service: str) -> None:
+    expires_in = 600
+    bearer = token(exp=int(time.time()) + expires_in)
+    response = httpx.post(f"{service}/signin/", data={"credential": bearer})
+    assert response.status_code == 303 and response.headers["location"] == "/ui/"
+    cookie = response.headers["set-cookie"]
+    assert bearer not in cookie and bearer.split(".")[1] not in cookie
+    max_age = int(cookie.split("Max-Age=")[1].split(";")[0])
+    assert expires_in - 60 <= max_age <= expires_in
+    session = {SESSION_COOKIE: response.cookies[SESSION_COOKIE]}
+    assert httpx.get(f"{service}/whoami", cookies=session).json() == {"user": "entra:0000-user-a"}
+
+
+@pytest.mark.parametrize("refused", [{"scp": None}, GUEST_FROM_ANOTHER_TENANT])
+def test_the_form_refuses_a_token_that_may_not_use_the_api(service: str, refused: dict) -> None:
+    response = httpx.post(f"{service}/signin/", data={"credential": token(**refused)})
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/signin/?failed=1")
+    assert "set-cookie" not in response.headers

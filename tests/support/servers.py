@@ -29,6 +29,12 @@ SERVICE_CONFIG_VARS = (
     "API_KEYS",
     "ENTRA_TENANT_ID",
     "ENTRA_AUDIENCE",
+    "ENTRA_REQUIRED_SCOPES",
+    "ENTRA_REQUIRED_ROLES",
+    "ENTRA_ALLOW_GUESTS",
+    "SESSION_SECRET",
+    "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    "TELEMETRY_CAPTURE_CONTENT",
 )
 # One client process is one loopback user: the per-user limits have their own tests
 # (tests/security/test_limits.py, tests/service/test_turn_limits.py) and would only throttle.
