@@ -14,6 +14,8 @@ from settings import Settings
 
 ANONYMOUS = "anonymous"
 REALM = 'Bearer realm="code-interpreter"'
+# An API key is valid until removed from API_KEYS; its sign-ins last SESSION_MAX_AGE_SECONDS.
+KEYS_DO_NOT_EXPIRE = 2**62
 _FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
 _MAX_CREDENTIAL_CHARS = 8192
 
@@ -78,6 +80,7 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self.methods = enabled_methods(settings)
         self._key_digests = [(name, d.encode()) for name, d in settings.api_keys.items()]
+        self._key_names = frozenset(settings.api_keys)
         self._entra = None
         if "entra" in self.methods and settings.entra_tenant_id and settings.entra_audience:
             self._entra = EntraTokenVerifier(
@@ -135,16 +138,14 @@ class Authenticator:
                 raise Forbidden(str(exc), self._entra.required()) from exc
             return SignedIn(caller.user, "entra", caller.expires_at)
         if "api_key" in self.methods:
-            return SignedIn(self._check_api_key(credential), "api_key", 2**62)
+            return SignedIn(self._check_api_key(credential), "api_key", KEYS_DO_NOT_EXPIRE)
         raise Unauthorized("invalid or expired token", invalid=True)
 
     def _signed_in(self, cookie: str) -> str:
         """The user of a browser's sign-in, while it lasts and its way of signing in is on."""
         who = self.sessions.read(cookie)
-        key_names = {name for name, _digest in self._key_digests}
-        if who is None or who.method not in self.methods:
-            raise Unauthorized("your sign-in has expired; sign in again", invalid=True)
-        if who.method == "api_key" and who.user not in key_names:
+        ended = who is None or who.method not in self.methods
+        if ended or (who.method == "api_key" and who.user not in self._key_names):
             raise Unauthorized("your sign-in has expired; sign in again", invalid=True)
         return who.user
 

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI
 from jwt.algorithms import RSAAlgorithm
 
+from pages import WEB_DIR
 from security.guards import build_guards
 from security.sessions import SESSION_COOKIE
 from security.signin import install_signin
-from server import WEB_DIR
 from settings import Settings
 from tests.security.conftest import ALICE_KEY, make_settings, serve
 from tests.support.servers import free_port

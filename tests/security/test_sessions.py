@@ -10,11 +10,11 @@ import httpx
 import pytest
 from fastapi import Depends, FastAPI
 
+from pages import WEB_DIR
 from security.guards import build_guards
 from security.keys import hash_api_key
 from security.sessions import SESSION_COOKIE, SessionSigner, SignedIn
 from security.signin import install_signin
-from server import WEB_DIR
 from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
 
 SECRET = "a-session-secret-for-these-tests-only"
