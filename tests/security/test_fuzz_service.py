@@ -60,7 +60,10 @@ def service_url(tmp_path_factory) -> Iterator[str]:
     """The real service, with the scripted model and a real pool of its own."""
     with (
         ScriptedLLM(sturdy_brain) as llm,
-        start_session_pool(max_sessions=500, cooldown_seconds=30) as pool,
+        # As the shared pool: without cgroups the cap would shrink to what full tmpfs mounts fit.
+        start_session_pool(
+            max_sessions=500, cooldown_seconds=30, total_memory_mb=2_000_000
+        ) as pool,
     ):
         # run_service lifts the per-user limits: one anonymous caller sends every example.
         env = {**azure_env(llm), **pool_env(pool), **BOUNDED_TURNS}
