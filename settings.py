@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # restart and do not carry from one replica to another.
     session_secret: SecretStr | None = None
     # How long a browser sign-in lasts; never longer than the Entra ID token it came from.
-    session_max_age_seconds: int = Field(8 * 3600, gt=0)
+    session_max_age_seconds: Annotated[int, Field(gt=0)] = 8 * 3600
 
     # Per-user limits and the bounds of one turn.
     rate_limit_per_minute: int = 120

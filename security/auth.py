@@ -144,10 +144,15 @@ class Authenticator:
     def _signed_in(self, cookie: str) -> str:
         """The user of a browser's sign-in, while it lasts and its way of signing in is on."""
         who = self.sessions.read(cookie)
-        ended = who is None or who.method not in self.methods
-        if ended or (who.method == "api_key" and who.user not in self._key_names):
+        if who is None or not self._still_valid(who):
             raise Unauthorized("your sign-in has expired; sign in again", invalid=True)
         return who.user
+
+    def _still_valid(self, who: SignedIn) -> bool:
+        """Its way of signing in is still on, and an API key's name is still in API_KEYS."""
+        return who.method in self.methods and (
+            who.method != "api_key" or who.user in self._key_names
+        )
 
     def _check_api_key(self, key: str) -> str:
         if len(key) <= _MAX_CREDENTIAL_CHARS:
