@@ -157,8 +157,9 @@ def create_pool_app(settings: PoolSettings, on_ready: Callable[[Pool], None] | N
     return app
 
 
-async def _routing_error(request: Request, error: HTTPException) -> Response:
+async def _routing_error(request: Request, error: Exception) -> Response:
     # What the catch-all route cannot take (a path with a newline, an unlisted method) still
     # gets Azure's JSON error body rather than Starlette's plain text.
     message = f"no route for {request.method} {request.url.path}"
-    return http.error_response(http.ApiError(error.status_code, "RouteNotFound", message))
+    status = error.status_code if isinstance(error, HTTPException) else 404
+    return http.error_response(http.ApiError(status, "RouteNotFound", message))

@@ -149,7 +149,7 @@ def for_this_pool(name: str, total_mb: int) -> Cgroups:
 def _v2(name: str, total_mb: int, mounts, memberships) -> Cgroups:
     mount = next((m for m in mounts if m.fstype == "cgroup2"), None)
     own = _locate(memberships.get(""), mount)
-    if own is None:
+    if mount is None or own is None:
         raise CgroupError("cgroup v2: not mounted, or this process's group is not visible")
     parent, opens = _v2_parent(own, mount.point)
     offered = _read(f"{parent}/{'cgroup.controllers' if opens else SUBTREE}").split()

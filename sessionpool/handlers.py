@@ -34,6 +34,13 @@ class Call:
     def generation(self) -> int:
         return 1 if self.api_version in schemas.GENERATION_1 else 2
 
+    @property
+    def session_id(self) -> str:
+        """The identifier, on the routes that need one (app.py checked it is there)."""
+        if self.identifier is None:
+            raise http.ApiError(400, "MissingIdentifier", "the `identifier` parameter is required")
+        return self.identifier
+
 
 class Api:
     """The handlers, bound to one pool."""
@@ -44,10 +51,10 @@ class Api:
         self._background: set[asyncio.Task] = set()
 
     async def _session(self, call: Call) -> Session:
-        return await self.pool.session(call.identifier)
+        return await self.pool.session(call.session_id)
 
     def _existing(self, call: Call) -> Session | None:
-        return self.pool.sessions.get(call.identifier)
+        return self.pool.sessions.get(call.session_id)
 
     # --- code ----------------------------------------------------------------------------
 
@@ -141,7 +148,7 @@ class Api:
         session = self._existing(call)
         execution_id = unquote(call.match["id"])
         execution = session.executions.get(execution_id) if session else None
-        if execution is None:
+        if session is None or execution is None:
             raise http.ApiError(404, "ExecutionNotFound", f"no execution {execution_id!r}")
         return JSONResponse(_execution_body(session, execution))
 
@@ -159,7 +166,7 @@ class Api:
         return JSONResponse(body)
 
     async def interrupt(self, call: Call) -> Response:
-        return JSONResponse({"interrupted": await self.pool.interrupt(call.identifier)})
+        return JSONResponse({"interrupted": await self.pool.interrupt(call.session_id)})
 
     # --- files ---------------------------------------------------------------------------
 
@@ -239,11 +246,11 @@ class Api:
         return JSONResponse(self._session_body(session))
 
     async def delete_session(self, call: Call) -> Response:
-        await self.pool.delete(call.identifier)
+        await self.pool.delete(call.session_id)
         return Response(status_code=204)
 
     async def stop_session(self, call: Call) -> Response:
-        if not await self.pool.delete(call.identifier):
+        if not await self.pool.delete(call.session_id):
             raise http.ApiError(404, "SessionNotFound", f"no session {call.identifier!r}")
         return JSONResponse(f"Session {call.identifier} in session pool local stopped.")
 

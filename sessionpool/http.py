@@ -5,7 +5,7 @@ import hmac
 import json
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -108,7 +108,7 @@ async def json_body(request: Request, limit: int) -> dict:
     return value
 
 
-async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
+async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
     seen = 0
     async for chunk in stream:
         seen += len(chunk)

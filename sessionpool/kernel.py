@@ -35,6 +35,7 @@ import socket
 import sys
 import time
 import warnings
+from typing import Any
 
 from IPython.core.async_helpers import _pseudo_sync_runner
 from IPython.core.displayhook import DisplayHook
@@ -83,9 +84,7 @@ class CappedStream(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
+    encoding = "utf-8"
 
     def text(self) -> str:
         return "".join(self._parts)
@@ -256,6 +255,7 @@ class Kernel:
                 request, _ = protocol.recv(self.sock)
             except EOFError:
                 return
+            reply: dict[str, Any]
             if request.get("op") == "stop_processes":
                 reply = {"stopped": self.contained and _stop_other_processes()}
             else:
@@ -265,7 +265,7 @@ class Kernel:
             reply["id"] = request.get("id")  # the pool accepts only the answer to its request
             protocol.send(self.sock, reply)
 
-    def execute(self, code: str, max_output: int) -> dict:
+    def execute(self, code: str, max_output: int) -> dict[str, Any]:
         out = CappedStream(max_output, 1)
         err = CappedStream(max_output, 2)
         saved = sys.stdout, sys.stderr
@@ -284,7 +284,7 @@ class Kernel:
         _libc.fflush(None)
         self.captures[0].drain_into(out)
         self.captures[1].drain_into(err)
-        reply = {
+        reply: dict[str, Any] = {
             "status": "ok" if succeeded else "error",
             "stdout": out.text(),
             "stderr": err.text(),
@@ -293,10 +293,10 @@ class Kernel:
             "outputs": self.shell.cell_outputs,
             "duration_ms": round((time.perf_counter() - started) * 1000),
         }
-        value = None
+        value: list | None = None
         if any(o["output_type"] == "execute_result" for o in reply["outputs"]):
-            value = json_value(self.shell.cell_value)
-            value = None if value is NOT_PRIMITIVE else [value]
+            primitive = json_value(self.shell.cell_value)
+            value = None if primitive is NOT_PRIMITIVE else [primitive]
         reply["outputs"], value, note = caps.cap(reply["outputs"], value)
         if value is not None:
             reply["value"] = value

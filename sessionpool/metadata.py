@@ -15,7 +15,7 @@ def describe() -> dict:
     site = runtime.site_packages(root)
     packages = {}
     for distribution in importlib.metadata.distributions(path=[str(site)]):
-        name = distribution.metadata.get("Name")
+        name = distribution.name
         if name:
             packages[name.lower()] = distribution.version
     config = dict(

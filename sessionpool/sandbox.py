@@ -80,7 +80,7 @@ class KernelProcess:
 
     def oom_kills(self) -> int:
         """How many of its processes the kernel killed for want of memory (0 without cgroups)."""
-        return self.cgroups.oom_kills(self.group) if self.group else 0
+        return self.cgroups.oom_kills(self.group) if self.group and self.cgroups else 0
 
     def close(self) -> None:
         self.kill()
@@ -91,7 +91,7 @@ class KernelProcess:
         if self.workdir:
             # A folder of many files takes a while: never on the caller's (the event loop's) time.
             threading.Thread(target=shutil.rmtree, args=(self.workdir, True), daemon=True).start()
-        if self.group:
+        if self.group and self.cgroups:
             self.cgroups.release(self.group)
 
 
@@ -243,7 +243,7 @@ class Sandbox:
         try:
             kernel, layers = self._start_kernel(tier, host_uid, group, empty)
         except BaseException:
-            if group:
+            if group and groups:
                 groups.release(group)
             raise
         kernel.group, kernel.cgroups = group, groups
@@ -254,7 +254,7 @@ class Sandbox:
     ) -> tuple[KernelProcess, dict]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         workdir = None
-        if tier != "namespaces":
+        if tier != "namespaces" and self._runtime is not None:
             workdir = tempfile.mkdtemp(prefix="session-", dir=self._runtime)
             if os.geteuid() == 0:
                 # The session's own uid must pass through to its folders (which it owns).
@@ -289,7 +289,9 @@ class Sandbox:
             ours.close()
             raise SandboxError(hello.get("message", "the session did not start").strip())
         ours.settimeout(None)
-        kernel = KernelProcess(ours, jail.Handles(*fds), host_uid, workdir)
+        kernel = KernelProcess(
+            ours, jail.Handles(fds[0], fds[1], fds[2], fds[3]), host_uid, workdir
+        )
         return kernel, hello["layers"]
 
     def sweep(self) -> None:

@@ -157,7 +157,7 @@ def gen2_execution(
     limit: int,
     jupyter_format: bool = False,
 ) -> dict:
-    body = {
+    body: dict[str, object] = {
         "id": execution_id,
         "identifier": identifier,
         "executionType": execution_type.capitalize(),

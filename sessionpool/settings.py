@@ -23,7 +23,7 @@ class PoolSettings(BaseSettings):
     cooldown_seconds: float = Field(300.0, gt=0)
     timeout_seconds: float = Field(220.0, gt=0)
     interrupt_grace_seconds: float = Field(2.0, gt=0)
-    shutdown_grace_seconds: float = Field(3.0, gt=0)
+    shutdown_grace_seconds: int = Field(3, ge=1)
     output_max_length: int = Field(4096, ge=0)
     max_code_bytes: int = Field(1_048_576, ge=1)
     max_upload_mb: int = Field(128, ge=1)
