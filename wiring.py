@@ -42,7 +42,12 @@ class Services:
 
     async def start(self) -> None:
         await self.conversations.start()
-        await self.pool.start()
+        try:
+            await self.pool.start()
+        except BaseException:
+            # The store's connection threads would otherwise keep a failed start from exiting.
+            await self.conversations.close()
+            raise
 
     async def stop(self) -> None:
         await self.pool.stop()

@@ -86,16 +86,23 @@ def _image_env(context) -> dict[str, str]:
     return env
 
 
-def test_locked_install_then_cmd_serves_and_healthcheck_passes(context):
-    env = _image_env(context)
+@pytest.fixture(scope="module")
+def installed(context):
+    """The context after the Dockerfile's locked install."""
     (sync,) = [run for run in _args("RUN") if run.startswith("uv sync")]
     assert "--frozen" in sync and "--no-dev" in sync
     uv = str(ROOT / ".tools" / "bin" / "uv")
     done = subprocess.run(
-        [uv, *shlex.split(sync)[1:]], cwd=context, env=env, capture_output=True, text=True
-    )
+        [uv, *shlex.split(sync)[1:]],
+        cwd=context, env=_image_env(context), capture_output=True, text=True,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    return context
 
+
+def test_locked_install_then_cmd_serves_and_healthcheck_passes(installed):
+    context = installed
+    env = _image_env(context)
     port = str(_free_port())
     cmd = json.loads(_args("CMD")[0])
     assert cmd[:2] == ["uvicorn", "server:app"] and cmd[cmd.index("--port") + 1] == "8000"
@@ -104,7 +111,9 @@ def test_locked_install_then_cmd_serves_and_healthcheck_passes(context):
     health = json.loads(_args("HEALTHCHECK")[0].split("CMD", 1)[1])
     health = [part.replace(":8000/", f":{port}/") for part in health]
 
-    server = subprocess.Popen(cmd, cwd=context, env=env, stdout=subprocess.PIPE,
+    # The container app always names its pool (Azure's); the image has no sessions' environment.
+    pool_env = {"POOL_MANAGEMENT_ENDPOINT": f"http://127.0.0.1:{_free_port()}/"}
+    server = subprocess.Popen(cmd, cwd=context, env={**env, **pool_env}, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 90
@@ -121,3 +130,14 @@ def test_locked_install_then_cmd_serves_and_healthcheck_passes(context):
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+def test_cmd_without_a_pool_endpoint_exits_and_says_why(installed):
+    """The image carries no sessions' environment: without POOL_MANAGEMENT_ENDPOINT its CMD
+    must stop with the reason, not hang half-started."""
+    env = _image_env(installed)
+    cmd = json.loads(_args("CMD")[0])
+    cmd[cmd.index("--host") + 1], cmd[cmd.index("--port") + 1] = "127.0.0.1", str(_free_port())
+    done = subprocess.run(cmd, cwd=installed, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "make session-env" in done.stdout + done.stderr
