@@ -14,8 +14,9 @@ import pytest
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.security.conftest import ALICE_KEY, BOB_KEY, run_async, serve_keyed_service
+from tests.security.conftest import ALICE_KEY, BOB_KEY, serve_keyed_service
 from tests.service.helpers import script_code_turn
+from tests.support.aio import run_async
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
 
 ALICE, BOB = {"Authorization": f"Bearer {ALICE_KEY}"}, {"X-API-Key": BOB_KEY}

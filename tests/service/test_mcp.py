@@ -8,7 +8,8 @@ import pytest
 from mcp.client.client import Client
 
 from tests.service.conftest import run_service
-from tests.service.helpers import new_id, run_async
+from tests.service.helpers import new_id
+from tests.support.aio import run_async
 
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()"
 TOOLS = {"run_python", "upload_file", "list_files", "download_file", "ask_agent"}
