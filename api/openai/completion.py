@@ -4,72 +4,34 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from langchain_core.callbacks import UsageMetadataCallbackHandler
-from langchain_core.outputs import LLMResult
-
 from api.openai.content import Content, Cutoff, approximate_tokens
 from api.openai.errors import error_body
-from chains import ChatChunk
+from api.openai.run import Run
 from errors import ServiceError
 
 log = logging.getLogger(__name__)
 DONE = "data: [DONE]\n\n"
 
 
-class TurnUsage(UsageMetadataCallbackHandler):
-    """The tokens of every model call of a turn (routing, each agent step, the answer)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls = self.unreported = 0
-
-    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        super().on_llm_end(response, **kwargs)
-        generations = response.generations[0] if response.generations else []
-        message = getattr(generations[0], "message", None) if generations else None
-        self.calls += 1
-        self.unreported += not getattr(message, "usage_metadata", None)
-
-    def totals(self) -> tuple[int, int] | None:
-        """(input, output) tokens, or None unless every call of the turn reported its own
-        (a model streaming without usage, or the offline model, does not)."""
-        if not self.calls or self.unreported:
-            return None
-        usage = self.usage_metadata.values()
-        return sum(u["input_tokens"] for u in usage), sum(u["output_tokens"] for u in usage)
-
-
 class Completion:
-    """The answer to one request, from `chunks` (a running turn) until it ends or is cut."""
+    """The answer to one request, from a running turn until it ends or is cut."""
 
-    def __init__(
-        self,
-        model: str,
-        chunks: AsyncIterator[ChatChunk],
-        link_images: Callable[[list[str]], Awaitable[list[str]]],
-        cutoff: Cutoff,
-        usage: TurnUsage,
-        prompt: str,
-    ) -> None:
+    def __init__(self, run: Run, cutoff: Cutoff) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
-        self.model = model
-        self._chunks = chunks
-        self._link_images = link_images
+        self._run = run
         self._cutoff = cutoff
-        self._usage = usage
-        self._prompt = prompt
         self._content = Content()
         self.sent = ""
 
     async def deltas(self) -> AsyncIterator[str]:
         """The content as it may be sent. A cut (a stop sequence, max_tokens) closes the
         turn's stream, which stops the turn as the page's stop button does."""
-        async with aclosing(self._chunks) as chunks:  # type: ignore[type-var]  # a generator
+        async with aclosing(self._run.chunks) as chunks:
             async for chunk in chunks:
                 text = self._cutoff.feed(self._content.add(chunk))
                 if text:
@@ -77,7 +39,7 @@ class Completion:
                     yield text
                 if self._cutoff.reason:
                     return
-        links = self._content.links(await self._link_images(self._content.images))
+        links = self._content.links(await self._run.image_links(self._content.images))
         text = self._cutoff.feed(links) + self._cutoff.flush()
         if text:
             self.sent += text
@@ -87,12 +49,7 @@ class Completion:
         """OpenAI's `chat.completion` object."""
         async for _delta in self.deltas():
             pass
-        message: dict = {
-            "role": "assistant",
-            "content": self.sent,
-            "refusal": None,
-            "annotations": [],
-        }
+        message = {"role": "assistant", "content": self.sent, "refusal": None, "annotations": []}
         choice = {"index": 0, "message": message, "finish_reason": self._finish(), "logprobs": None}
         return {**self._envelope("chat.completion"), "choices": [choice], "usage": self.usage()}
 
@@ -117,9 +74,9 @@ class Completion:
         yield DONE
 
     def usage(self) -> dict:
-        counted = self._usage.totals()
+        counted = self._run.usage.totals()
         prompt, completion = counted or (
-            approximate_tokens(self._prompt),
+            approximate_tokens(self._run.prompt),
             approximate_tokens(self.sent),
         )
         total = prompt + completion
@@ -129,7 +86,7 @@ class Completion:
         return "length" if self._cutoff.reason == "length" else "stop"
 
     def _envelope(self, kind: str) -> dict:
-        return {"id": self.id, "object": kind, "created": self.created, "model": self.model}
+        return {"id": self.id, "object": kind, "created": self.created, "model": self._run.model}
 
     def _event(self, delta: dict, finish: str | None = None, **extra: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
