@@ -5,12 +5,13 @@ import json
 
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from api.openai import chat_completions, models
+from api.openai import chat_completions, models, responses
 from api.openai.errors import PREFIX, OpenAIError, OpenAIErrorBodies, error_body
 
 router = APIRouter(prefix=PREFIX)
 router.include_router(models.router)
 router.include_router(chat_completions.router)
+router.include_router(responses.router)
 
 
 def install_openai_api(app: FastAPI) -> None:

@@ -61,7 +61,7 @@ def step_block(step: dict) -> str:
         _fenced(step.get("code") or "", "python"),
     ]
     for title, text in (
-        ("Result", _result_text(step.get("result"))),
+        ("Result", result_text(step.get("result"))),
         ("Output", step.get("stdout") or ""),
         ("Errors", step.get("stderr") or ""),
     ):
@@ -70,7 +70,7 @@ def step_block(step: dict) -> str:
     return "\n".join([*parts, "", "</details>"])
 
 
-def _result_text(result: object) -> str:
+def result_text(result: object) -> str:
     if result is None or (isinstance(result, dict) and result.get("type") == "image"):
         return ""  # an image result is linked after the answer
     return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)

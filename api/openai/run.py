@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from langchain_core.callbacks import UsageMetadataCallbackHandler
+from langchain_core.messages import SystemMessage
 from langchain_core.outputs import LLMResult
 
 from api.images import image_bytes, image_name
@@ -85,9 +86,11 @@ async def start_run(
     messages: list[ChatMessage],
     conversation_id: str,
     field: str = "messages",
+    instructions: str | None = None,
 ) -> Run:
     """Claim the conversation and start the turn: the routing chain reads the user's last
-    message (it keeps the rest itself), the agent reads all of `messages`."""
+    message (it keeps the rest itself, and its own instructions), the agent reads all of
+    `messages`, after `instructions` as a system message."""
     asked = question(messages, svc.settings.max_message_chars, field)
     conversation = await svc.conversations.claim(user, conversation_id)
     usage = TurnUsage()
@@ -95,7 +98,8 @@ async def start_run(
     if model == CODE_INTERPRETER:
         chunks = svc.chat.astream({"message": asked}, config)
     else:
-        chunks = _agent_turn(svc, as_langchain(messages, field), config)
+        system = [SystemMessage(instructions)] if instructions else []
+        chunks = _agent_turn(svc, [*system, *as_langchain(messages, field)], config)
     prompt = "\n".join(str(message.content or "") for message in messages)
     return Run(svc, request, model, conversation, chunks, usage, prompt)
 

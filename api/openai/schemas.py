@@ -1,7 +1,7 @@
 """The request of POST /v1/chat/completions as the OpenAI API reference defines it, and what
 this service does with each parameter: apply it, accept it as changing nothing, or refuse it."""
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,10 +28,23 @@ class StreamOptions(BaseModel):
     include_usage: bool | None = None
 
 
-class ChatCompletionRequest(BaseModel):
-    """POST /v1/chat/completions. Parameters the OpenAI API does not define are refused."""
+class OpenAIRequest(BaseModel):
+    """A request body of the OpenAI API; parameters the API does not define are refused, and
+    those in `NEUTRAL` are accepted only with a value that changes nothing."""
 
     model_config = ConfigDict(extra="forbid")
+    NEUTRAL: ClassVar[dict[str, tuple]] = {}
+
+    def refuse_unsupported(self) -> None:
+        """OpenAIError for the first parameter set to a value this service cannot apply."""
+        for name, neutral in self.NEUTRAL.items():
+            value = getattr(self, name)
+            if value is not None and value not in neutral:
+                raise OpenAIError(_refusal(name), param=name, code="unsupported_parameter")
+
+
+class ChatCompletionRequest(OpenAIRequest):
+    """POST /v1/chat/completions."""
 
     model: str = Field(description="`code-interpreter` (the routing chain) or `code-agent`.")
     messages: list[ChatMessage] = Field(min_length=1)
@@ -45,7 +58,7 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     # Sampling and output options: the service's model decides them, so only values that
-    # change nothing are accepted (see NEUTRAL).
+    # change nothing are accepted (see ChatCompletionRequest.NEUTRAL).
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     presence_penalty: float | None = Field(default=None, ge=-2, le=2)
@@ -83,17 +96,10 @@ class ChatCompletionRequest(BaseModel):
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
 
-    def refuse_unsupported(self) -> None:
-        """OpenAIError for the first parameter set to a value this service cannot apply."""
-        for name, neutral in NEUTRAL.items():
-            value = getattr(self, name)
-            if value is not None and value not in neutral:
-                raise OpenAIError(_refusal(name), param=name, code="unsupported_parameter")
-
 
 # The values that ask for nothing beyond what the service does anyway (LibreChat, for one,
 # sends temperature 1, top_p 1 and zero penalties by default).
-NEUTRAL: dict[str, tuple] = {
+ChatCompletionRequest.NEUTRAL = {
     "temperature": (1,),
     "top_p": (1,),
     "presence_penalty": (0,),
@@ -117,7 +123,7 @@ NEUTRAL: dict[str, tuple] = {
     "service_tier": ("auto", "default"),
 }
 SAMPLING = {"temperature", "top_p", "presence_penalty", "frequency_penalty", "seed", "logit_bias"}
-TOOLS = {"tools", "tool_choice", "functions", "function_call"}
+TOOLS = {"tools", "tool_choice", "functions", "function_call", "max_tool_calls"}
 
 
 def _refusal(name: str) -> str:
@@ -132,3 +138,73 @@ def _refusal(name: str) -> str:
             "calls no client-side tools. Leave it out; code runs on the service."
         )
     return f"{name} is not supported by this service; leave it out."
+
+
+class ResponseCreateRequest(OpenAIRequest):
+    """POST /v1/responses."""
+
+    model: str = Field(description="`code-interpreter` (the routing chain) or `code-agent`.")
+    input: str | list[dict[str, Any]] = Field(
+        description="The user's message, or a list of messages (earlier output items too)."
+    )
+    instructions: str | None = Field(
+        default=None, description="A system message for `code-agent`; not read by the chain."
+    )
+    stream: bool | None = False
+    stream_options: dict[str, Any] | None = None
+    previous_response_id: str | None = Field(
+        default=None, description="Continue the conversation of that response."
+    )
+    conversation: str | dict[str, Any] | None = Field(
+        default=None, description="The conversation (and code session) to continue: its id."
+    )
+    metadata: dict[str, str] | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    # Accepted: they identify the caller or ask for what every answer has anyway.
+    include: list[str] | None = None
+    store: bool | None = None
+    user: str | None = None
+    safety_identifier: str | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: str | None = None
+    parallel_tool_calls: bool | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+    # Refused unless they change nothing (see ResponseCreateRequest.NEUTRAL), tools included:
+    # only the code interpreter, which is what this service runs anyway.
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_logprobs: int | None = Field(default=None, ge=0)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    max_tool_calls: int | None = None
+    text: dict[str, Any] | None = None
+    reasoning: dict[str, Any] | None = None
+    background: bool | None = None
+    service_tier: str | None = None
+    prompt: dict[str, Any] | None = None
+
+    def refuse_unsupported(self) -> None:
+        super().refuse_unsupported()
+        for index, tool in enumerate(self.tools or []):
+            if tool.get("type") != "code_interpreter":
+                raise OpenAIError(
+                    _refusal("tools"), param=f"tools[{index}]", code="unsupported_parameter"
+                )
+
+    def conversation_id(self) -> str | None:
+        named = self.conversation
+        return named.get("id") if isinstance(named, dict) else named
+
+
+ResponseCreateRequest.NEUTRAL = {
+    "temperature": (1,),
+    "top_p": (1,),
+    "top_logprobs": (0,),
+    "tool_choice": ("auto",),
+    "max_tool_calls": (),
+    "text": ({"format": {"type": "text"}},),
+    "reasoning": (),
+    "background": (False,),
+    "service_tier": ("auto", "default"),
+    "prompt": (),
+}
