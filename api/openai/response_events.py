@@ -65,40 +65,42 @@ class Answer:
         yield self._finish()
 
     async def _step(self, update: dict) -> AsyncIterator[dict]:
-        index = update["index"]
-        if index not in self._calls:
-            for event in self._close_message():
+        """A step's code when it is called, its outputs when it returns."""
+        if update["index"] not in self._calls:
+            for event in [*self._close_message(), *self._call(update)]:
                 yield event
-            item = self._add({"id": f"ci_{uuid.uuid4().hex}", "type": "code_interpreter_call"})
-            item.update(status="in_progress", code="", container_id=self._run.conversation.id)
-            item["outputs"] = None
-            self._calls[index] = item
-            yield self._added(item)
-            yield self._about("response.code_interpreter_call.in_progress", item)
-            item["code"] = update.get("code", "")
-            yield self._about("response.code_interpreter_call_code.delta", item, delta=item["code"])
-            yield self._about("response.code_interpreter_call_code.done", item, code=item["code"])
-            item["status"] = "interpreting"
-            yield self._about("response.code_interpreter_call.interpreting", item)
-        if update.get("status", "running") == "running":
-            return
-        item = self._calls[index]
-        item["status"] = STEP_STATUS.get(update["status"], "completed")
-        item["outputs"] = await self._outputs(update)
-        yield self._about("response.code_interpreter_call.completed", item)
-        yield self._done(item)
+        if update.get("status", "running") != "running":
+            item = self._calls[update["index"]]
+            item["status"] = STEP_STATUS.get(update["status"], "completed")
+            item["outputs"] = await self._outputs(update)
+            yield self._about("response.code_interpreter_call.completed", item)
+            yield self._done(item)
+
+    def _call(self, step: dict) -> list[dict]:
+        """A new code_interpreter_call item, its code sent whole, now interpreting."""
+        item = self._add({"id": f"ci_{uuid.uuid4().hex}", "type": "code_interpreter_call"})
+        item.update(status="in_progress", code="", container_id=self._run.conversation.id)
+        item["outputs"] = None
+        self._calls[step["index"]] = item
+        events = [
+            self._added(item),
+            self._about("response.code_interpreter_call.in_progress", item),
+        ]
+        item["code"] = step.get("code", "")
+        events += [
+            self._about("response.code_interpreter_call_code.delta", item, delta=item["code"]),
+            self._about("response.code_interpreter_call_code.done", item, code=item["code"]),
+        ]
+        item["status"] = "interpreting"
+        return [*events, self._about("response.code_interpreter_call.interpreting", item)]
 
     async def _outputs(self, step: dict) -> list[dict]:
-        logs = "".join(
-            f"{text.rstrip(chr(10))}\n"
-            for text in (step.get("stdout"), result_text(step.get("result")), step.get("stderr"))
-            if text
-        )
+        """What the step printed, returned and raised, as logs; its images as links."""
+        texts = (step.get("stdout"), result_text(step.get("result")), step.get("stderr"))
+        logs = "".join(text if text.endswith("\n") else f"{text}\n" for text in texts if text)
         urls = await self._run.image_links(step.get("images") or [])
-        return [
-            *([{"type": "logs", "logs": logs}] if logs else []),
-            *({"type": "image", "url": url} for url in urls),
-        ]
+        outputs = [{"type": "logs", "logs": logs}] if logs else []
+        return [*outputs, *({"type": "image", "url": url} for url in urls)]
 
     def _text(self, delta: str) -> list[dict]:
         if not delta:
