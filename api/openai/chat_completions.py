@@ -1,6 +1,8 @@
 """POST /v1/chat/completions: a turn of the routing chain (`code-interpreter`) or of the agent
 (`code-agent`) in the caller's conversation, answered as the OpenAI API answers."""
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from api.deps import AppServices, CurrentUser, RunSlot
@@ -14,7 +16,7 @@ from api.openai.schemas import ChatCompletionRequest
 
 router = APIRouter(tags=["openai"])
 ERROR = {"description": "OpenAI's error body: {error: {message, type, param, code}}"}
-RESPONSES = {
+RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {}}, "description": "With `stream`: SSE events."},
     **{status: ERROR for status in (400, 401, 404, 413, 429, 502, 503)},
 }

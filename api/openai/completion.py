@@ -49,7 +49,8 @@ class Completion:
         """OpenAI's `chat.completion` object."""
         async for _delta in self.deltas():
             pass
-        message = {"role": "assistant", "content": self.sent, "refusal": None, "annotations": []}
+        message: dict = {"role": "assistant", "content": self.sent, "refusal": None}
+        message["annotations"] = []
         choice = {"index": 0, "message": message, "finish_reason": self._finish(), "logprobs": None}
         return {**self._envelope("chat.completion"), "choices": [choice], "usage": self.usage()}
 

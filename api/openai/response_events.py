@@ -30,7 +30,9 @@ class Answer:
         self._message: dict | None = None  # the message item being written
         self._calls: dict[int, dict] = {}  # step index -> its code_interpreter_call item
         self._sequence = 0
-        self._status, self._error, self._usage = "in_progress", None, None
+        self._status = "in_progress"
+        self._error: dict | None = None
+        self._usage: dict | None = None
         self.failure: ServiceError | None = None
 
     async def whole(self) -> dict:

@@ -2,7 +2,8 @@
 conversation, through the published runnable its model names, counting its tokens."""
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.messages import SystemMessage
 from langchain_core.outputs import LLMResult
+from langchain_core.runnables import RunnableConfig
 
 from api.images import image_bytes, image_name
 from api.openai.conversation import HEADER
@@ -55,7 +57,7 @@ class Run:
     request: Request
     model: str
     conversation: Conversation
-    chunks: AsyncIterator[ChatChunk]
+    chunks: AsyncGenerator[ChatChunk]
     usage: TurnUsage
     prompt: str
 
@@ -94,20 +96,24 @@ async def start_run(
     asked = question(messages, svc.settings.max_message_chars, field)
     conversation = await svc.conversations.claim(user, conversation_id)
     usage = TurnUsage()
-    config = {"configurable": conversation.configurable(), "callbacks": [usage]}
+    config: RunnableConfig = {"configurable": conversation.configurable(), "callbacks": [usage]}
     if model == CODE_INTERPRETER:
-        chunks = svc.chat.astream({"message": asked}, config)
+        source = svc.chat.astream({"message": asked}, config)
     else:
         system = [SystemMessage(instructions)] if instructions else []
-        chunks = _agent_turn(svc, [*system, *as_langchain(messages, field)], config)
+        source = agent_chunks(svc.agent, [*system, *as_langchain(messages, field)], config)
     prompt = "\n".join(str(message.content or "") for message in messages)
+    chunks = _turn(source, svc.settings.llm_max_retries)
     return Run(svc, request, model, conversation, chunks, usage, prompt)
 
 
-async def _agent_turn(svc: Services, messages: list, config: dict) -> AsyncIterator[ChatChunk]:
-    with model_errors(svc.settings.llm_max_retries):
-        async for chunk in agent_chunks(svc.agent, messages, config):
-            yield chunk
+async def _turn(source: AsyncIterator[ChatChunk], retries: int) -> AsyncGenerator[ChatChunk]:
+    """The turn's chunks; closing this generator closes `source` (a generator too), which
+    stops the turn. The model's final errors are the service's (the chain maps its own)."""
+    async with aclosing(source):  # type: ignore[type-var]  # typed as an iterator
+        with model_errors(retries):
+            async for chunk in source:
+                yield chunk
 
 
 def answered(run: Run, payload: dict) -> Response:
