@@ -19,9 +19,10 @@ class ServiceError(Exception):
 
     status_code = 500
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = headers
 
 
 class BadRequest(ServiceError):
@@ -46,6 +47,12 @@ class ModelUnavailable(ServiceError):
     status_code = 502
 
 
+class PoolBusy(ServiceError):
+    """The code session pool has no room for another session now (its 429, Retry-After kept)."""
+
+    status_code = 429
+
+
 class PoolUnavailable(ServiceError):
     """The code session pool cannot be reached or refused the call."""
 
@@ -53,7 +60,9 @@ class PoolUnavailable(ServiceError):
 
 
 def error_response(error: ServiceError) -> JSONResponse:
-    return JSONResponse({"detail": error.message}, status_code=error.status_code)
+    return JSONResponse(
+        {"detail": error.message}, status_code=error.status_code, headers=error.headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

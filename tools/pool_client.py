@@ -18,7 +18,14 @@ from urllib.parse import quote
 
 import httpx
 
-from errors import NotFound, NotSupported, PayloadTooLarge, PoolUnavailable, ServiceError
+from errors import (
+    NotFound,
+    NotSupported,
+    PayloadTooLarge,
+    PoolBusy,
+    PoolUnavailable,
+    ServiceError,
+)
 from tools.pool import SessionPool
 
 FILES_API_VERSION = "2024-02-02-preview"  # as SessionsPythonREPLTool: code/execute and files
@@ -239,7 +246,14 @@ def _raise_for_status(response: httpx.Response) -> None:
         raise NotFound(message or "no such file in this conversation's session")
     if response.status_code == 413:
         raise PayloadTooLarge(message or "the file is too large for the session")
-    raise PoolUnavailable(f"the code session pool answered {response.status_code}: {message}")
+    # The pool's own advice on when to come back reaches the client with its status.
+    retry_after = response.headers.get("Retry-After")
+    headers = {"Retry-After": retry_after} if retry_after else None
+    if response.status_code == 429:
+        raise PoolBusy(f"the code session pool is full: {message}", headers)
+    raise PoolUnavailable(
+        f"the code session pool answered {response.status_code}: {message}", headers
+    )
 
 
 def _error_message(response: httpx.Response) -> str:

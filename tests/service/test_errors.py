@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.service.conftest import azure_env, run_service
+from tests.conftest import start_session_pool
+from tests.service.conftest import azure_env, pool_env, run_service
 from tests.service.helpers import config, new_id
 from tests.support.scripted_llm import Failure, Text, ToolCall
 from tests.support.servers import free_port
@@ -137,3 +138,22 @@ def test_invalid_batch_input_is_422(azure_service, llm, path):
     with azure_service.http() as http:
         response = http.post(path, json=body)
     _assert_clear(response, 422, "msg")
+
+
+@pytest.fixture(scope="module")
+def service_with_a_full_pool(scripted_llm, tmp_path_factory):
+    """The service in front of a real local pool that may hold one session only."""
+    with start_session_pool(max_sessions=1) as pool:
+        env = {**azure_env(scripted_llm), **pool_env(pool)}
+        with run_service(env, tmp_path_factory.mktemp("full-pool")) as service:
+            yield service
+
+
+def test_a_full_pool_is_429_with_its_retry_after(service_with_a_full_pool, llm):
+    """The pool's own 429 and Retry-After reach the client: come back later, nothing is down."""
+    first = {"input": {"message": "What is 2 * 2?"}, "config": config(new_id())}
+    assert _post_chat(service_with_a_full_pool, first).status_code == 200
+    second = {"input": {"message": "What is 3 * 3?"}, "config": config(new_id())}
+    response = _post_chat(service_with_a_full_pool, second)
+    _assert_clear(response, 429, "session pool is full")
+    assert int(response.headers["Retry-After"]) >= 1
