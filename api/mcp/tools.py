@@ -8,7 +8,6 @@ session's own.
 import base64
 import binascii
 import hashlib
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
@@ -21,23 +20,39 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import (
     BlobResourceContents,
     CallToolResult,
+    ContentBlock,
     EmbeddedResource,
     ImageContent,
     TextContent,
     ToolAnnotations,
 )
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from api.files import plain_file_name
 from api.images import media_type
+from api.mcp.results import (
+    AgentAnswer,
+    DownloadedFile,
+    Execution,
+    FileEntry,
+    FileListing,
+    StoredFile,
+    structured,
+)
 from api.openai.content import Content
 from conversations import Conversation
 from errors import ServiceError
 from wiring import Services
 
 SESSION_HEADER = "mcp-session-id"
+# Hints for clients that ask before a tool runs: code changes the session's state but deletes
+# nothing the caller made (a file is replaced only when uploaded again), and nothing reaches
+# past the service (the sessions have no network).
 READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 RUNS_CODE = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
+STORES = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 ConversationId = Annotated[
     str | None,
@@ -85,11 +100,11 @@ working with the same variables and files."""
 
 
 def add_tools(server: MCPServer) -> None:
-    server.add_tool(run_python, description=RUN_PYTHON, annotations=RUNS_CODE)
-    server.add_tool(upload_file, description=UPLOAD_FILE, annotations=RUNS_CODE)
-    server.add_tool(list_files, description=LIST_FILES, annotations=READ_ONLY)
-    server.add_tool(download_file, description=DOWNLOAD_FILE, annotations=READ_ONLY)
-    server.add_tool(ask_agent, description=ASK_AGENT, annotations=RUNS_CODE)
+    server.add_tool(run_python, "run_python", "Run Python", RUN_PYTHON, RUNS_CODE)
+    server.add_tool(upload_file, "upload_file", "Upload a file", UPLOAD_FILE, STORES)
+    server.add_tool(list_files, "list_files", "List files", LIST_FILES, READ_ONLY)
+    server.add_tool(download_file, "download_file", "Download a file", DOWNLOAD_FILE, READ_ONLY)
+    server.add_tool(ask_agent, "ask_agent", "Ask the code-interpreter agent", ASK_AGENT, RUNS_CODE)
 
 
 def _client_errors(tool: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -135,7 +150,7 @@ async def run_python(
     code: Annotated[str, Field(description="The Python code to run.")],
     ctx: Context,
     conversation_id: ConversationId = None,
-) -> CallToolResult:
+) -> Annotated[CallToolResult, Execution]:
     call = _Call(ctx)
     conversation = await call.conversation(conversation_id)
     tool = call.services.python_tool
@@ -146,16 +161,15 @@ async def run_python(
             {"configurable": conversation.configurable()},
         )
     step = message.artifact if isinstance(message.artifact, dict) else {}
-    summary = {
-        "status": step.get("status", "Failure"),
-        "result": step.get("result"),
-        "stdout": step.get("stdout", ""),
-        "stderr": step.get("stderr") or ("" if step else message.text),
-        "conversation_id": conversation.id,
-    }
+    summary = Execution(
+        status=step.get("status", "Failure"),
+        result=step.get("result"),
+        stdout=step.get("stdout") or "",
+        stderr=step.get("stderr") or ("" if step else message.text),
+        conversation_id=conversation.id,
+    )
     images = [_image(data) for data in step.get("images") or []]
-    text = TextContent(text=json.dumps(summary, indent=2, ensure_ascii=False))
-    return CallToolResult(content=[text, *images], is_error=summary["status"] != "Success")
+    return _result(summary, *images, is_error=summary.status != "Success")
 
 
 @_client_errors
@@ -167,7 +181,7 @@ async def upload_file(
         Literal["text", "base64"], Field(description='"text" (UTF-8) or "base64" for binary.')
     ] = "text",
     conversation_id: ConversationId = None,
-) -> dict:
+) -> StoredFile:
     call = _Call(ctx)
     conversation = await call.conversation(conversation_id)
     data = content.encode() if encoding == "text" else _decoded(content)
@@ -176,19 +190,18 @@ async def upload_file(
         raise ToolError(f"the file is larger than the limit of {limit} bytes")
     pool = call.services.pool_client
     entry = await pool.upload(conversation.session_id, plain_file_name(name), data)
-    return {
-        "path": f"/mnt/data/{entry['name']}",
-        "size": entry["size"],
-        "conversation_id": conversation.id,
-    }
+    return StoredFile(
+        path=f"/mnt/data/{entry['name']}", size=entry["size"], conversation_id=conversation.id
+    )
 
 
 @_client_errors
-async def list_files(ctx: Context, conversation_id: ConversationId = None) -> dict:
+async def list_files(ctx: Context, conversation_id: ConversationId = None) -> FileListing:
     call = _Call(ctx)
     conversation = await call.conversation(conversation_id)
     files = await call.services.pool_client.list_files(conversation.session_id)
-    return {"files": files, "conversation_id": conversation.id}
+    entries = [FileEntry.model_validate(entry) for entry in files]
+    return FileListing(files=entries, conversation_id=conversation.id)
 
 
 @_client_errors
@@ -196,19 +209,18 @@ async def download_file(
     name: Annotated[str, Field(description="The file name in /mnt/data.")],
     ctx: Context,
     conversation_id: ConversationId = None,
-) -> CallToolResult:
+) -> Annotated[CallToolResult, DownloadedFile]:
     call = _Call(ctx)
     conversation = await call.conversation(conversation_id)
     name = plain_file_name(name)
     response = await call.services.pool_client.download(conversation.session_id, name)
     data = response.content
     link = call.services.links.url(call.request, conversation, "files", name)
-    about = TextContent(
-        text=f"/mnt/data/{name} ({len(data)} bytes) in conversation {conversation.id}; "
-        f"download link: {link}"
-    )
     kind = response.headers.get("content-type", "application/octet-stream")
-    return CallToolResult(content=[about, _file_content(data, kind, link)])
+    about = DownloadedFile(
+        name=name, size=len(data), media_type=kind, url=link, conversation_id=conversation.id
+    )
+    return _result(about, _file_content(data, kind, link))
 
 
 @_client_errors
@@ -216,7 +228,7 @@ async def ask_agent(
     message: Annotated[str, Field(description="The question or task, in plain words.")],
     ctx: Context,
     conversation_id: ConversationId = None,
-) -> CallToolResult:
+) -> Annotated[CallToolResult, AgentAnswer]:
     call = _Call(ctx)
     limit = call.services.settings.max_message_chars
     if not message.strip() or len(message) > limit:
@@ -235,9 +247,18 @@ async def ask_agent(
                 for _step in finished:
                     steps += 1
                     await ctx.report_progress(steps, message=f"Python step {steps} ran")
-    text = f"{content.text.strip()}\n\n(conversation_id: {conversation.id})"
-    images = [_image(data) for data in content.images]
-    return CallToolResult(content=[TextContent(text=text), *images])
+    answer = AgentAnswer(answer=content.text.strip(), steps=steps, conversation_id=conversation.id)
+    return _result(answer, *(_image(data) for data in content.images))
+
+
+def _result(summary: BaseModel, *more: ContentBlock, is_error: bool = False) -> CallToolResult:
+    """`summary` as structured content and, first, as JSON text (for clients that read only
+    `content`), then `more`."""
+    text = TextContent(text=summary.model_dump_json(indent=2))
+    content = [text, *more]
+    return CallToolResult(
+        content=content, structured_content=structured(summary), is_error=is_error
+    )
 
 
 def _image(data: str) -> ImageContent:

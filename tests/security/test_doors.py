@@ -142,7 +142,7 @@ def test_links_in_answers_open_without_credentials_and_only_what_they_name(url, 
     )
     image_url = LINK.search(answer).group(1)
     (download,) = mcp_calls(url, ALICE, ("download_file", {"name": "x.csv", **_uploaded(url)}))
-    file_url = re.search(r"download link: (\S+)", download.content[0].text).group(1)
+    file_url = download.structured_content["url"]
 
     image = httpx.get(image_url)
     assert image.status_code == 200 and image.content.startswith(b"\x89PNG")

@@ -38,7 +38,10 @@ def call(service, *calls: tuple[str, dict], mode: str = "auto") -> list:
 
 
 def parsed(result) -> dict:
-    return json.loads(result.content[0].text)
+    """A result's structured content, which its first text block repeats as JSON for clients
+    that read only text."""
+    assert json.loads(result.content[0].text) == result.structured_content
+    return result.structured_content
 
 
 def test_the_tools_are_described_for_a_model(service):
@@ -52,6 +55,15 @@ def test_the_tools_are_described_for_a_model(service):
     schema = tools["run_python"].input_schema
     assert schema["required"] == ["code"] and "conversation_id" in schema["properties"]
     assert tools["list_files"].annotations.read_only_hint
+    assert tools["upload_file"].annotations.idempotent_hint
+    assert not any(tool.annotations.open_world_hint for tool in tools.values())  # no network
+    assert all(tool.title for tool in tools.values())
+    # Each result's shape is published, so a client can read its fields without parsing text.
+    outputs = {name: tool.output_schema for name, tool in tools.items()}
+    assert {"status", "conversation_id"} <= set(outputs["run_python"]["required"])
+    assert set(outputs["list_files"]["properties"]) == {"files", "conversation_id"}
+    assert "url" in outputs["download_file"]["properties"]
+    assert {"answer", "steps", "conversation_id"} <= set(outputs["ask_agent"]["properties"])
 
 
 def test_run_python_keeps_state_between_calls(service):
@@ -131,7 +143,8 @@ def test_files_go_up_are_listed_and_come_back(service):
         "pic.png",
     ]
     assert "x,y\n1,2" in str(parsed(read)["result"])  # code reads what was uploaded
-    assert text.content[1].text == "x,y\n1,2\n" and "/conversations/" in text.content[0].text
+    assert text.content[1].text == "x,y\n1,2\n" and "/conversations/" in parsed(text)["url"]
+    assert parsed(text)["size"] == 8 and parsed(binary)["name"] == "blob.bin"
     assert image.content[1].type == "image" and base64.b64decode(image.content[1].data) == png
     assert base64.b64decode(binary.content[1].resource.blob) == b"\xff\0\xfe"
     assert missing.is_error and "no file 'missing.txt'" in missing.content[0].text
@@ -148,9 +161,10 @@ def test_ask_agent_answers_and_follows_up_in_its_conversation(service):
             {"message": "What's the square root of that?", "conversation_id": conversation},
         ),
     )
-    assert "[offline model] 25 * 847 = 21175" in first.content[0].text
-    assert "Python step 1 (ran)" in first.content[0].text
-    assert "145.51" in second.content[0].text
+    assert "[offline model] 25 * 847 = 21175" in parsed(first)["answer"]
+    assert "Python step 1 (ran)" in parsed(first)["answer"] and parsed(first)["steps"] == 1
+    assert "145.51" in parsed(second)["answer"]
+    assert parsed(second)["conversation_id"] == conversation
     with service.http() as http:
         listed = [c["id"] for c in http.get("/conversations").json()]
     assert conversation in listed  # and so on the page, like any other conversation
