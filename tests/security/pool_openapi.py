@@ -9,6 +9,7 @@ that create sessions come from FUZZ_IDENTIFIERS, so a run starts a bounded numbe
 G1 = ["2024-02-02-preview", "2024-08-02-preview"]
 G2 = ["2024-10-02-preview", "2025-02-02-preview", "2025-10-02-preview"]
 SESSIONS = ["2025-02-02-preview", "2025-10-02-preview"]
+LATEST = ["2025-10-02-preview"]
 FUZZ_IDENTIFIERS = ["fuzz-session-1", "fuzz-session-2"]
 
 _STRING, _INT, _NUMBER = {"type": "string"}, {"type": "integer"}, {"type": "number"}
@@ -96,10 +97,12 @@ _GEN2_FILE = {
     "required": ["name", "type", "contentType", "sizeInBytes", "lastModifiedAt"],
     "properties": {
         "name": _STRING,
-        "type": {"enum": ["File"]},
+        # From 2025-10-02-preview on, a listing holds folders too, each with its `directory`.
+        "type": {"enum": ["File", "directory"]},
         "contentType": _STRING,
         "sizeInBytes": _INT,
         "lastModifiedAt": _STRING,
+        "directory": _STRING,
     },
 }
 _GEN2_FILES = {
@@ -124,12 +127,14 @@ def _errors(*statuses: int) -> dict:
     return {str(s): {"description": "an Azure error body", **_json(_ERROR)} for s in statuses}
 
 
-def _params(versions: list[str], identifier: dict | None) -> list[dict]:
+def _params(versions: list[str], identifier: dict | None, folder: bool = False) -> list[dict]:
     params = [
         {"name": "api-version", "in": "query", "required": True, "schema": {"enum": versions}},
     ]
     if identifier is not None:
         params.append({"name": "identifier", "in": "query", "required": True, "schema": identifier})
+    if folder:
+        params.append(_FOLDER)
     return params
 
 
@@ -142,6 +147,9 @@ _NAME = {
     "required": True,
     "schema": {"type": "string", "minLength": 1},
 }
+# The folder below /mnt/data that a file route acts in (any text: the pool refuses with 400
+# what is not a folder below /mnt/data).
+_FOLDER = {"name": "path", "in": "query", "required": False, "schema": {"type": "string"}}
 _EXECUTION_BODY = {
     "type": "object",
     "required": ["code"],
@@ -165,8 +173,8 @@ _UPLOAD_BODY = {
 }
 
 
-def _op(versions, identifier, responses: dict, **extra) -> dict:
-    return {"parameters": _params(versions, identifier), "responses": responses, **extra}
+def _op(versions, identifier, responses: dict, folder: bool = False, **extra) -> dict:
+    return {"parameters": _params(versions, identifier, folder), "responses": responses, **extra}
 
 
 def pool_openapi() -> dict:
@@ -219,6 +227,7 @@ def pool_openapi() -> dict:
                 G1,
                 FUZZ_IDENTIFIER,
                 {"200": {"description": ok, **_json(_GEN1_FILES)}, **_errors(400, 413, 429, 503)},
+                folder=True,
                 requestBody={"required": True, **_UPLOAD_BODY},
             )
         },
@@ -230,14 +239,25 @@ def pool_openapi() -> dict:
                     "200": {"description": ok, **_json({"anyOf": [_GEN1_FILES, _GEN2_FILES]})},
                     **_errors(400),
                 },
-            )
+                folder=True,
+            ),
+            "post": _op(
+                G2,
+                FUZZ_IDENTIFIER,
+                {
+                    "200": {"description": ok, **_json(_GEN2_FILE)},
+                    **_errors(400, 409, 413, 429, 503),
+                },
+                folder=True,
+                requestBody={"required": True, **_UPLOAD_BODY},
+            ),
         },
         "/files/content/{name}": {
             "get": {
                 **_op(
                     G1, ANY_IDENTIFIER, {"200": {"description": "the bytes"}, **_errors(400, 404)}
                 ),
-                "parameters": [*_params(G1, ANY_IDENTIFIER), _NAME],
+                "parameters": [*_params(G1, ANY_IDENTIFIER, folder=True), _NAME],
             }
         },
         "/files/{name}": {
@@ -247,11 +267,11 @@ def pool_openapi() -> dict:
                     ANY_IDENTIFIER,
                     {"200": {"description": ok, **_json(_GEN2_FILE)}, **_errors(400, 404)},
                 ),
-                "parameters": [*_params(G2, ANY_IDENTIFIER), _NAME],
+                "parameters": [*_params(G2, ANY_IDENTIFIER, folder=True), _NAME],
             },
             "delete": {
                 **_op(G2, ANY_IDENTIFIER, {"204": {"description": "deleted"}, **_errors(400, 404)}),
-                "parameters": [*_params(G2, ANY_IDENTIFIER), _NAME],
+                "parameters": [*_params(G2, ANY_IDENTIFIER, folder=True), _NAME],
             },
         },
         "/session": {
@@ -281,6 +301,46 @@ def pool_openapi() -> dict:
                     },
                     **_errors(400),
                 },
+            )
+        },
+        "/session/outputs": {
+            "get": _op(
+                G1 + G2,
+                ANY_IDENTIFIER,
+                {
+                    "200": {
+                        "description": "every Jupyter output of the session's last call",
+                        **_json(
+                            {
+                                "type": "object",
+                                "required": ["identifier", "status", "outputs"],
+                                "properties": {
+                                    "identifier": _STRING,
+                                    "status": {
+                                        "nullable": True,
+                                        "enum": ["Succeeded", "Failed"],
+                                    },
+                                    "outputs": {"type": "array", "items": {"type": "object"}},
+                                },
+                            }
+                        ),
+                    },
+                    **_errors(400, 404),
+                },
+            )
+        },
+        "/.management/stopSession": {
+            "post": _op(
+                LATEST,
+                ANY_IDENTIFIER,
+                {"200": {"description": "stopped", **_json(_STRING)}, **_errors(400, 404)},
+            )
+        },
+        "/metadata": {
+            "get": _op(
+                SESSIONS,
+                None,
+                {"200": {"description": ok, **_json({"type": "object"})}, **_errors(400)},
             )
         },
         "/listSessions": {
