@@ -12,6 +12,11 @@ CLOCK_SKEW_SECONDS = 60
 _LOGIN = "https://login.microsoftonline.com"
 
 
+def issuer(tenant_id: str) -> str:
+    """The tenant's v2.0 issuer: its tokens' `iss`, and where its OpenID configuration is."""
+    return f"{_LOGIN}/{tenant_id}/v2.0"
+
+
 class InvalidToken(Exception):
     """The token is not one this service accepts; the message is for logs, not for clients."""
 
@@ -52,7 +57,7 @@ class EntraTokenVerifier:
     ) -> None:
         self._audience = [a.strip() for a in audience.split(",") if a.strip()]
         # v2.0 tokens and v1.0 tokens (apps whose manifest keeps accessTokenAcceptedVersion 1).
-        self._issuers = [f"{_LOGIN}/{tenant_id}/v2.0", f"https://sts.windows.net/{tenant_id}/"]
+        self._issuers = [issuer(tenant_id), f"https://sts.windows.net/{tenant_id}/"]
         url = jwks_url or f"{_LOGIN}/{tenant_id}/discovery/v2.0/keys"
         # The cooldown stops tokens with made-up key ids from making us refetch on every call.
         self._keys = PyJWKClient(url, cache_keys=True, timeout=5, cooldown_duration=60)

@@ -28,9 +28,13 @@ class Links:
         self._key = key
         self._base = public_base_url.rstrip("/") if public_base_url else None
 
+    def base(self, request: Request) -> str:
+        """The service's URL as the caller of `request` reaches it (PUBLIC_BASE_URL if set)."""
+        return self._base or str(request.base_url).rstrip("/")
+
     def url(self, request: Request, conversation: Conversation, kind: str, name: str) -> str:
         """The absolute URL of the resource, as the caller of `request` reaches the service."""
-        base = self._base or str(request.base_url).rstrip("/")
+        base = self.base(request)
         signature = self.sign(conversation.user, conversation.id, f"{kind}/{name}")
         path = f"/conversations/{quote(conversation.id)}/{kind}/{quote(name)}"
         return f"{base}{path}?sig={signature}"

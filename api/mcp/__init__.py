@@ -3,7 +3,8 @@ files and the agent as tools, for editors and assistants (VS Code, Claude Deskto
 
 Callers authenticate as on every other route (API key, Entra ID token, or the anonymous
 loopback caller when authentication is off), each HTTP request counts against their rate
-limit, and an MCP session belongs to the caller who opened it.
+limit, and an MCP session belongs to the caller who opened it. With Entra ID on, a refusal
+tells the client where to sign in (api/mcp/discovery.py).
 """
 
 import logging
@@ -19,6 +20,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.mcp.discovery import ResourceMetadata
 from api.mcp.tools import INSTRUCTIONS, add_tools
 
 PATH = "/mcp"
@@ -42,7 +44,12 @@ def install_mcp(app: FastAPI, max_body_bytes: int) -> StreamableHTTPSessionManag
         max_request_body_size=max_body_bytes,
         transport_security=LOOPBACK if anonymous else _UNCHECKED,
     )
-    endpoint = Authenticated(StreamableHTTPASGIApp(server.session_manager), guards.user)
+    discovery = None
+    if "entra" in guards.authenticate.methods:
+        services = app.state.services
+        discovery = ResourceMetadata(services.settings, services.links, PATH)
+        app.router.routes.append(discovery.route())
+    endpoint = Authenticated(StreamableHTTPASGIApp(server.session_manager), guards.user, discovery)
     app.router.routes.append(Route(PATH, endpoint, methods=["GET", "POST", "DELETE"]))
     return server.session_manager
 
@@ -64,15 +71,26 @@ class Authenticated:
     """Lets a request through once `authenticate` names its user, which the MCP SDK then
     reads as the principal that owns (and alone may use) the MCP session it opens."""
 
-    def __init__(self, app: ASGIApp, authenticate: Callable[[Request], Awaitable[str]]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticate: Callable[[Request], Awaitable[str]],
+        discovery: ResourceMetadata | None = None,
+    ) -> None:
         self.app = app
         self.authenticate = authenticate
+        self.discovery = discovery
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
         try:
-            user = await self.authenticate(Request(scope, receive))
+            user = await self.authenticate(request)
         except HTTPException as error:
-            refusal = JSONResponse({"detail": error.detail}, error.status_code, error.headers)
+            headers = dict(error.headers or {})
+            challenge = headers.get("WWW-Authenticate")
+            if challenge and self.discovery is not None:
+                headers["WWW-Authenticate"] = self.discovery.challenge(request, challenge)
+            refusal = JSONResponse({"detail": error.detail}, error.status_code, headers)
             await refusal(scope, receive, send)
             return
         token = AccessToken(token="", client_id=user, scopes=[], subject=user)
