@@ -84,6 +84,16 @@ def test_another_users_conversation_is_refused_at_both_doors(url):
                 extra_headers={"X-Conversation-Id": conversation},
             )
         assert "no conversation alice-doors-1" in refused.value.message
+    # The Responses API: by conversation, and by one of alice's response ids (which carry it).
+    alices_response = alice.responses.create(
+        model="code-interpreter", input="And 2 + 4?", conversation=conversation
+    )
+    for continued in ({"conversation": conversation}, {"previous_response_id": alices_response.id}):
+        with pytest.raises(openai.NotFoundError) as refused:
+            openai_client(url, BOB_KEY).responses.create(
+                model="code-interpreter", input="What is 2 + 2?", **continued
+            )
+        assert "no conversation alice-doors-1" in refused.value.message
     where = {"conversation_id": conversation}
     results = mcp_calls(
         url,
