@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from sessionpool.linux import descendants
 from tests.conftest import start_session_pool
 from tests.sessionpool.conftest import (
     GEN2,
@@ -20,6 +21,7 @@ from tests.sessionpool.conftest import (
 )
 
 RESTARTED = "The session was restarted: it sent the pool"
+GRACE = 2  # the pool's shutdown grace, in seconds
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,8 @@ def test_a_reply_forged_with_the_right_number_leaves_the_real_one_unasked(client
 def test_forged_frames_cannot_wedge_the_pool():
     """The issue's case: a forged answer, SIGINT ignored and the kernel busy, then a large
     call, then DELETE; the pool still answers 60 new connections and stops on SIGTERM."""
-    with start_session_pool(ready_sessions=1, interrupt_grace_seconds=1) as pool:
+    settings = {"ready_sessions": 1, "interrupt_grace_seconds": 1, "shutdown_grace_seconds": GRACE}
+    with start_session_pool(**settings) as pool:
         client = PoolClient(pool)
         with client.http:
             neighbour = new_id()
@@ -83,8 +86,57 @@ def test_forged_frames_cannot_wedge_the_pool():
             with httpx.Client(base_url=pool.endpoint, timeout=10) as fresh:
                 assert fresh.get("/healthz").status_code == 200
         os.kill(pool.process.pid, signal.SIGTERM)
-        # uvicorn ends by raising the signal it stopped on again: -SIGTERM is a clean stop.
-        assert pool.process.wait(timeout=30) == -signal.SIGTERM
+        # Within its shutdown grace, plus the moment it takes to end its few sessions (a
+        # watched descriptor left behind kept it running past any bound). uvicorn ends by
+        # raising the signal it stopped on again: -SIGTERM is a clean stop.
+        assert pool.process.wait(timeout=GRACE + 10) == -signal.SIGTERM
+
+
+def test_a_wedged_session_still_expires_and_its_processes_end():
+    """Forged answers leave the pool idle while the code spins with SIGINT ignored: at the
+    cooldown the session goes all the same, its spinning processes with it, whether or not a
+    later call failed to get its code in."""
+    with start_session_pool(
+        ready_sessions=1, interrupt_grace_seconds=1, cooldown_seconds=3
+    ) as pool:
+        client = PoolClient(pool)
+        with client.http:
+            wedged = [new_id(), new_id()]
+            for identifier in wedged:
+                spin = (
+                    "import ctypes, signal\nctypes.CDLL(None).prctl(15, b'wedged', 0, 0, 0)\n"
+                    "signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile 1: pass"
+                )
+                answered = client.run(forged_answer("'status': 'ok'", spin), identifier)
+                assert answered["status"] == "Success", answered
+            assert len(_named(pool, "wedged")) == 2
+            properties = client.run("x = 1\n" + "#" * 900_000, wedged[1], timeout=2)
+            assert "did not take the code within the 2 s timeout" in properties["stderr"]
+            for _ in range(300):
+                if not any(_exists(client, i) for i in wedged) and not _named(pool, "wedged"):
+                    break
+                time.sleep(0.1)
+            assert [_exists(client, i) for i in wedged] == [False, False]
+            assert _named(pool, "wedged") == []
+            assert client.value("1 + 1", new_id(), timeout=1) == 2
+
+
+def _exists(client: PoolClient, identifier: str) -> bool:
+    params = {"identifier": identifier, "api-version": GEN2}
+    return client.http.get("session", params=params).status_code == 200
+
+
+def _named(pool, name: str) -> list[int]:
+    """The pool's processes called `name` (a session's code can name its own)."""
+    named = []
+    for pid in descendants(pool.process.pid):
+        try:
+            with open(f"/proc/{pid}/comm") as comm:
+                if comm.read().strip() == name:
+                    named.append(pid)
+        except OSError:
+            pass
+    return named
 
 
 def test_a_session_deleted_while_its_code_is_being_sent_leaves_nothing_watched(client):
