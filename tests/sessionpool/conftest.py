@@ -98,6 +98,14 @@ def fill(folder):
         return made, errno.errorcode[error.errno]
 """
 
+# Code trying inotify 200 times, answering how the last try went: inotify would show which
+# files of the shared Python a neighbour opens, and its instances are counted per host user
+# (128 by default), so one session could take them all.
+INOTIFY = (
+    "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+    "[(libc.inotify_init1(0), ctypes.get_errno()) for _ in range(200)][-1]"
+)
+
 
 def start_neighbour(pool: PoolClient) -> str:
     """A session that must keep its state and answer through an attack on another."""

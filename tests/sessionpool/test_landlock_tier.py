@@ -1,5 +1,6 @@
 """The fallback for hosts without user namespaces: Landlock, seccomp, a uid per session."""
 
+import errno
 import os
 import signal
 import socket
@@ -11,9 +12,12 @@ from sessionpool.linux import descendants
 from tests.sessionpool.conftest import (
     DAEMON,
     GEN2,
+    INOTIFY,
     PoolClient,
+    assert_neighbour_answers,
     new_id,
     pool_with_readable_python,
+    start_neighbour,
     stop_pool_with_daemons,
     wait_until_gone,
 )
@@ -28,6 +32,11 @@ def landlock_pool():
         client = PoolClient(pool)
         with client.http:
             yield client
+
+
+@pytest.fixture(scope="module")
+def neighbour(landlock_pool):
+    return start_neighbour(landlock_pool)
 
 
 def test_it_runs_stateful_sessions_with_files(landlock_pool):
@@ -99,7 +108,7 @@ def test_shutdown_leaves_no_process():
         assert stop_pool_with_daemons(pool, sessions=1, signum=signal.SIGTERM) == []
 
 
-def test_host_unix_sockets_are_out_of_reach(landlock_pool, tmp_path):
+def test_host_unix_sockets_are_out_of_reach(landlock_pool, neighbour, tmp_path):
     """A 0666 socket in a folder anyone may pass, as D-Bus has: Landlock does not cover
     connect(), so the filter refuses it, and datagram sockets, to every session here."""
     folder = tmp_path / "bus"
@@ -142,6 +151,12 @@ writer.send("piped")
             server.accept()
         with pytest.raises(BlockingIOError):
             sink.recv(1)
+    assert_neighbour_answers(landlock_pool, neighbour)
+
+
+def test_inotify_is_denied(landlock_pool, neighbour):
+    assert landlock_pool.value(INOTIFY, new_id()) == f"(-1, {errno.EPERM})"
+    assert_neighbour_answers(landlock_pool, neighbour)
 
 
 def test_what_this_tier_cannot_hide_is_said(landlock_pool):

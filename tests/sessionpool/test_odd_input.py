@@ -108,7 +108,7 @@ def test_text_utf8_cannot_carry_is_replaced_not_a_500(client, neighbour):
     assert_neighbour_answers(client, neighbour)
 
 
-def test_concurrent_listings_are_each_complete(client):
+def test_concurrent_listings_are_each_complete(client, neighbour):
     identifier = new_id()
     client.run("for n in range(2000):\n    open(f'/mnt/data/f{n:04}', 'w').close()", identifier)
     expected = [f"f{n:04}" for n in range(2000)]
@@ -120,3 +120,4 @@ def test_concurrent_listings_are_each_complete(client):
     with concurrent.futures.ThreadPoolExecutor(24) as executor:
         listings = list(executor.map(listing, range(24)))
     assert all(names == expected for names in listings)
+    assert_neighbour_answers(client, neighbour)

@@ -13,7 +13,7 @@ from sessionpool import linux, seccomp
 from sessionpool.sandbox import Sandbox, SandboxError
 from sessionpool.settings import PoolSettings
 from sessionpool.syscalls import AUDIT_ARCH, NUMBERS
-from tests.sessionpool.conftest import new_id
+from tests.sessionpool.conftest import INOTIFY, assert_neighbour_answers, new_id
 
 ARCHITECTURES = sorted(NUMBERS)
 NAMESPACE_FLAG = 0x10000000  # CLONE_NEWUSER
@@ -119,12 +119,9 @@ def test_each_architectures_program_does_what_it_says(machine, host_files):
         assert run(program, machine, 0x40000000 | 1) == "ENOSYS"  # the x32 ABI
 
 
-def test_inotify_is_denied_in_a_session(client):
-    code = (
-        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-        "(libc.inotify_init1(0), ctypes.get_errno())"
-    )
-    assert client.value(code, new_id()) == f"(-1, {errno.EPERM})"
+def test_inotify_is_denied_in_a_session(client, neighbour):
+    assert client.value(INOTIFY, new_id()) == f"(-1, {errno.EPERM})"
+    assert_neighbour_answers(client, neighbour)
 
 
 @pytest.mark.parametrize("allowed", [False, True])
