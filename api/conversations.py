@@ -1,10 +1,13 @@
-"""The caller's conversations: list, read, delete, and interrupt the code running in one."""
+"""The caller's conversations: list, read, rename, delete, and interrupt the code running in one."""
 
 import contextlib
+from typing import Annotated
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import AppServices, CurrentUser, PathConversation
+from conversations.store import TITLE_CHARS
 from errors import NotFound
 
 router = APIRouter(prefix="/conversations", tags=["conversations"])
@@ -20,6 +23,21 @@ async def list_conversations(user: CurrentUser, svc: AppServices) -> list[dict]:
 async def get_conversation(conversation: PathConversation, svc: AppServices) -> dict:
     """The conversation's messages, each python step with its code and results."""
     return await svc.conversations.history(conversation)
+
+
+class Rename(BaseModel):
+    title: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_CHARS)
+    ] = Field(description="The new title.")
+
+
+@router.patch("/{conversation_id}")
+async def rename_conversation(
+    rename: Rename, conversation: PathConversation, svc: AppServices
+) -> dict:
+    """Give the conversation a title of your own (it starts as its first message)."""
+    title = await svc.conversations.rename(conversation, rename.title)
+    return {"id": conversation.id, "title": title}
 
 
 @router.delete("/{conversation_id}", status_code=204)

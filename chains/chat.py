@@ -38,9 +38,9 @@ def build_chat_chain(
     """
 
     async def chat(inputs: AsyncIterator[Any], config: RunnableConfig) -> AsyncIterator[ChatChunk]:
-        turn = Turn(_message_of([item async for item in inputs][-1]))
+        turn = _turn_of([item async for item in inputs][-1])
         conversation = Conversation.from_config(config)
-        history = await conversations.load(conversation)
+        history = await conversations.load(conversation, turn.replace_from)
         deadline = asyncio.get_running_loop().time() + turn_timeout
         try:
             with model_errors(model_retries):
@@ -69,7 +69,7 @@ def build_chat_chain(
             turn.stopped = True  # the client went away: a stop button, a closed tab
             raise
         finally:
-            await _finish(conversations.save(conversation, turn.messages()))
+            await _finish(conversations.save(conversation, turn.messages(), turn.replace_from))
 
     # RunnableGenerator passes the config to a function that takes one (its stubs omit it).
     return RunnableGenerator(chat, name="chat")  # type: ignore[arg-type]
@@ -104,8 +104,9 @@ async def _until(deadline: float, stream: AsyncGenerator) -> AsyncGenerator:
             raise
 
 
-def _message_of(payload: Any) -> str:
-    return payload["message"] if isinstance(payload, dict) else payload.message
+def _turn_of(payload: Any) -> Turn:
+    fields = payload if isinstance(payload, dict) else payload.model_dump()
+    return Turn(fields["message"], fields.get("replace_turn"))
 
 
 async def _decide(decider: Runnable, history: list, message: str, config: RunnableConfig) -> str:

@@ -4,14 +4,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, create_model
 
+REPLACE_TURN = (
+    "Omit to add a turn. To answer again (retry, regenerate) or edit: the number, from 0, of "
+    "an earlier turn of this conversation that this message replaces; that turn and every "
+    "later one are forgotten (the code session keeps what their code did)."
+)
+
 
 def chat_input_model(max_chars: int) -> type[BaseModel]:
-    """The /chat input: one non-empty message of at most `max_chars` characters."""
+    """The /chat input: one non-empty message of at most `max_chars` characters, and the turn
+    it replaces, if any."""
     message = Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=max_chars),
     ]
-    return create_model("ChatInput", message=(message, Field(description="The user's message.")))
+    return create_model(
+        "ChatInput",
+        message=(message, Field(description="The user's message.")),
+        replace_turn=(int | None, Field(default=None, ge=0, le=2**31, description=REPLACE_TURN)),
+    )
 
 
 class Step(BaseModel):

@@ -15,8 +15,9 @@ class Turn:
     """Follows a route's stream (answer chunks and finished messages) and says, at any moment
     (done, stopped, failed, out of time), which messages the turn leaves in the memory."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, replace_from: int | None = None) -> None:
         self.question = HumanMessage(message)
+        self.replace_from = replace_from  # the earlier turn this one replaces, if any
         self.route: str | None = None
         self.stopped = False
         self.error: dict | None = None

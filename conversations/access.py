@@ -7,9 +7,9 @@ from langchain_core.messages import BaseMessage, HumanMessage
 
 from conversations.conversation import Conversation
 from conversations.ids import check_conversation_id, new_conversation_id
-from conversations.memory import Memory
+from conversations.memory import Memory, turn_start
 from conversations.migrate import migrate
-from conversations.store import ConversationStore
+from conversations.store import TITLE_CHARS, ConversationStore
 from conversations.transcript import page_messages
 from errors import NotFound
 
@@ -48,14 +48,26 @@ class Conversations:
             raise NotFound(f"no conversation {conversation_id}")
         return Conversation.of(user, conversation_id)
 
-    async def load(self, conversation: Conversation) -> list[BaseMessage]:
-        """What the model is shown of the conversation so far (HISTORY_MAX_TOKENS)."""
-        return self.memory.bounded(await self.memory.load(conversation.thread_id))
+    async def load(
+        self, conversation: Conversation, replace_from: int | None = None
+    ) -> list[BaseMessage]:
+        """What the model is shown of the conversation so far (HISTORY_MAX_TOKENS); with
+        `replace_from`, of the turns before that one (which the new turn replaces)."""
+        messages = await self.memory.load(conversation.thread_id)
+        if replace_from is not None:
+            messages = messages[: turn_start(messages, replace_from)]
+        return self.memory.bounded(messages)
 
-    async def save(self, conversation: Conversation, turn: Sequence[BaseMessage]) -> None:
-        """Keep a turn: its messages in the memory, and the conversation's time and title."""
+    async def save(
+        self,
+        conversation: Conversation,
+        turn: Sequence[BaseMessage],
+        replace_from: int | None = None,
+    ) -> None:
+        """Keep a turn: its messages in the memory (in place of turn `replace_from` and the
+        later ones, if given), and the conversation's time and title."""
         saved = [message.model_copy(update={"id": str(uuid.uuid4())}) for message in turn]
-        await self.memory.append(conversation.thread_id, saved)
+        await self.memory.append(conversation.thread_id, saved, replace_from)
         question = next((m.text for m in turn if isinstance(m, HumanMessage)), "")
         await self.store.touch(conversation.user, conversation.id, question)
 
@@ -74,6 +86,13 @@ class Conversations:
             raise NotFound(f"no conversation {conversation.id}")
         messages = await self.memory.load(conversation.thread_id)
         return {"id": conversation.id, "title": title, "messages": page_messages(messages)}
+
+    async def rename(self, conversation: Conversation, title: str) -> str:
+        """Give the conversation a title of the user's choosing; 404 when it has no turn yet."""
+        title = " ".join(title.split())[:TITLE_CHARS]
+        if not await self.store.rename(conversation.user, conversation.id, title):
+            raise NotFound(f"no conversation {conversation.id}")
+        return title
 
     async def forget(self, conversation: Conversation) -> None:
         """Forget what was said and free the id."""

@@ -12,7 +12,7 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 
-from langchain_core.messages import BaseMessage, trim_messages
+from langchain_core.messages import BaseMessage, HumanMessage, RemoveMessage, trim_messages
 from langchain_core.messages.utils import count_tokens_approximately
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -72,13 +72,22 @@ class Memory:
             start_on="human",
         )
 
-    async def append(self, thread_id: str, messages: Sequence[BaseMessage]) -> None:
-        """Add a turn's messages to the thread (a message with an id already there replaces it)."""
+    async def append(
+        self, thread_id: str, messages: Sequence[BaseMessage], replace_from: int | None = None
+    ) -> None:
+        """Add a turn's messages to the thread (a message with an id already there replaces it).
+        With `replace_from`, that turn (counted from 0) and every later one are removed in the
+        same write: the turn is answered again, or its message edited."""
         lock = self._locks.get(thread_id)
         if lock is None:
             lock = self._locks[thread_id] = asyncio.Lock()
         async with lock:
-            update = {"messages": list(messages)}
+            removed: list[BaseMessage] = []
+            if replace_from is not None:
+                kept = await self.load(thread_id)
+                replaced = kept[turn_start(kept, replace_from) :]
+                removed = [RemoveMessage(id=message.id) for message in replaced if message.id]
+            update = {"messages": [*removed, *messages]}
             await self._compiled().aupdate_state(_config(thread_id), update, as_node=SAVE_NODE)
             await self.saver.aprune([thread_id], strategy="keep_latest")
 
@@ -89,6 +98,13 @@ class Memory:
         self.saver  # noqa: B018  (says clearly when start() was not called)
         assert self._graph is not None
         return self._graph
+
+
+def turn_start(messages: Sequence[BaseMessage], turn: int) -> int:
+    """Where turn number `turn` (from 0) begins: its user message; the end when there are
+    fewer turns."""
+    starts = [i for i, message in enumerate(messages) if isinstance(message, HumanMessage)]
+    return starts[turn] if turn < len(starts) else len(messages)
 
 
 def _config(thread_id: str) -> RunnableConfig:

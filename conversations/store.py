@@ -88,6 +88,16 @@ class ConversationStore:
                     )
                 )
 
+    async def rename(self, user_id: str, conversation_id: str, title: str) -> bool:
+        """Set the conversation's title; False when it has no row (no turn yet)."""
+        async with self.engine.begin() as connection:
+            renamed = await connection.execute(
+                update(conversations)
+                .where(conversations.c.user_id == user_id, conversations.c.id == conversation_id)
+                .values(title=title)
+            )
+        return renamed.rowcount > 0
+
     async def list_of(self, user_id: str) -> list[dict]:
         """The user's conversations, newest first: id, title, updated_at (ISO 8601)."""
         query = (

@@ -87,7 +87,7 @@ def add_cors(app: FastAPI, origins: list[str]) -> None:
         CORSMiddleware,
         allow_origins=origins,
         allow_credentials=False,
-        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         # The conversation of /v1 and the session and protocol of /mcp travel in headers.
         allow_headers=[
             "Authorization",

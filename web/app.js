@@ -1,13 +1,13 @@
 // The chat page: conversations in the URL, answers streamed from /chat/stream, runs that go on
 // while another conversation is open, stop, theme, shortcuts.
 
-import { ApiError, apiKey, getJSON, request, setApiKey, url } from "./api.js";
+import { ApiError, apiKey, getJSON, messageFor, request, setApiKey, url } from "./api.js";
 import { Composer } from "./composer.js";
 import { ConversationList } from "./conversations.js";
 import { actionButton, el } from "./dom.js";
 import { FileShelf } from "./files.js";
 import { markdownReady } from "./markdown.js";
-import { AssistantView, userMessage } from "./render.js";
+import { AssistantView, UserView } from "./render.js";
 import { streamTurn } from "./turn.js";
 
 const $ = (id) => document.getElementById(id);
@@ -31,6 +31,7 @@ const SHORTCUTS = [
   ["Shift + Enter", "New line in the message"],
   ["Esc", "Stop the answer being written"],
   ["Shift + Esc", "Go to the message box"],
+  ["↑ (in an empty box)", "Edit your last message"],
   ["Ctrl + Shift + O", "New conversation"],
   ["Ctrl + K", "Search conversations"],
   ["Ctrl + Shift + C", "Copy the last answer"],
@@ -40,6 +41,9 @@ const SHORTCUTS = [
 const state = {
   id: "",
   info: null,
+  // The open conversation's turns in order, {text, user, view, failed}: a turn's place in this
+  // list is its number, which Retry, Regenerate and Edit name to replace it.
+  turns: [],
   // Answers still being written, by conversation: they go on while another one is open.
   runs: new Map(),
 };
@@ -108,6 +112,7 @@ function scrollToEnd() {
 function clearMessages() {
   $("messages").replaceChildren($("empty"));
   $("empty").hidden = false;
+  state.turns = [];
 }
 
 function addToLog(...nodes) {
@@ -163,8 +168,9 @@ async function openConversation(id, { push = false, fresh = false } = {}) {
   if (!fresh && (known || !conversations)) await Promise.all([loadHistory(id), files.refresh()]);
   if (id !== state.id) return;
   const run = state.runs.get(id);
-  if (run) addToLog(run.question, run.view.node); // still being written: show it live
+  if (run) addTurn(run.turn); // still being written: show it live
   composer.setBusy(Boolean(run));
+  showTurnActions();
 }
 
 async function loadHistory(id) {
@@ -177,13 +183,18 @@ async function loadHistory(id) {
   }
   if (id !== state.id) return;
   setTitle(conversation.title || "Untitled conversation");
+  let turn = null;
   for (const message of conversation.messages || []) {
-    if (message.role === "user" || message.role === "human") {
-      addToLog(userMessage(message.content));
-    } else {
-      const view = new AssistantView();
-      view.show(message);
-      addToLog(view.node);
+    if (message.role === "user") {
+      turn = { text: message.content, user: new UserView(message.content), view: new AssistantView(), failed: false };
+      addTurn(turn);
+    } else if (turn) {
+      turn.view.show(message);
+      if (message.error) {
+        // A turn that failed is kept: its error, and Retry if it is the last one.
+        turn.failed = true;
+        turn.view.setNote(messageFor(message.error.status_code, message.error.message), "error");
+      }
     }
   }
 }
@@ -225,30 +236,63 @@ async function deleteConversation(id, title) {
 
 // ---- a turn of the conversation ---------------------------------------------------------------
 
-async function send(text) {
+function addTurn(turn) {
+  state.turns.push(turn);
+  addToLog(turn.user.node, turn.view.node);
+}
+
+/** Only the last turn offers Edit (its message) and Retry or Regenerate (its answer), and not
+ *  while an answer is being written. */
+function showTurnActions() {
+  const running = state.runs.has(state.id);
+  state.turns.forEach((turn, index) => {
+    const last = index === state.turns.length - 1 && !running;
+    turn.user.setActions(...(last ? [actionButton("edit", "Edit message", () => editTurn(index))] : []));
+    if (state.runs.get(state.id)?.turn === turn) return;
+    const again = turn.failed
+      ? actionButton("retry", "Retry this message", () => send(turn.text, { replace: index }), "Retry")
+      : actionButton("retry", "Regenerate answer", () => send(turn.text, { replace: index }), "Regenerate");
+    turn.view.setActions(...(last ? [again] : []));
+  });
+}
+
+function editTurn(index) {
+  const turn = state.turns[index];
+  if (turn && !state.runs.has(state.id)) turn.user.edit((text) => send(text, { replace: index }));
+}
+
+/** Send a message; with `replace`, it takes the place of that turn and the ones after it. */
+async function send(text, { replace } = {}) {
   if (!text || state.runs.has(state.id)) return;
   showAlert("");
   composer.say("");
+  if (replace !== undefined) {
+    for (const old of state.turns.splice(replace)) {
+      old.user.node.remove();
+      old.view.node.remove();
+    }
+  }
   const id = state.id;
-  const question = userMessage(text);
-  const view = new AssistantView();
-  const run = { text, question, view, controller: new AbortController(), stopping: false, answer: { output: "", steps: [] } };
+  const turn = { text, user: new UserView(text), view: new AssistantView(), failed: false };
+  const run = { text, turn, controller: new AbortController(), stopping: false, answer: { output: "", steps: [] } };
   state.runs.set(id, run);
   refreshConversations();
-  view.setBusy(true);
-  view.setNote("Thinking…");
-  addToLog(question, view.node);
+  turn.view.setBusy(true);
+  turn.view.setNote("Thinking…");
+  addTurn(turn);
+  showTurnActions();
   composer.setBusy(true);
   try {
-    await streamTurn({ conversationId: id, text, answer: run.answer, view, signal: run.controller.signal });
-    view.setNote("");
+    const signal = run.controller.signal;
+    await streamTurn({ conversationId: id, text, replace, answer: run.answer, view: turn.view, signal });
+    turn.view.setNote("");
   } catch (err) {
-    failed(run, text, err);
+    failed(run, err);
   } finally {
     state.runs.delete(id);
-    view.setBusy(false);
-    if (!view.actions.children.length) view.setActions();
+    turn.view.setBusy(false);
     if (id === state.id) {
+      showTurnActions();
       composer.setBusy(false);
       files.refresh();
     }
@@ -256,38 +300,33 @@ async function send(text) {
   }
 }
 
-function failed(run, text, err) {
-  const { view, answer } = run;
+function failed(run, err) {
+  const { turn, answer } = run;
   const unfinished = answer.steps.filter((s) => s.status === "running");
   unfinished.forEach((s) => Object.assign(s, { status: "stopped" }));
-  if (unfinished.length) view.setSteps(answer.steps);
+  if (unfinished.length) turn.view.setSteps(answer.steps);
   if (err.name === "AbortError" || run.stopping) {
-    view.setNote("Stopped. The conversation is still usable.", "stopped");
+    turn.view.setNote("Stopped. The conversation is still usable.", "stopped");
     return;
   }
   if (err.rejected && !answer.output && !answer.steps.length) {
     // Refused before anything ran (too long, too many requests): the text goes back to the box.
-    run.question.remove();
-    view.node.remove();
+    state.turns.splice(state.turns.indexOf(turn), 1);
+    turn.user.node.remove();
+    turn.view.node.remove();
     if (!$("messages").querySelector(".msg")) $("empty").hidden = false;
-    composer.restore(text, explain(err));
+    composer.restore(run.text, explain(err));
     return;
   }
-  view.setNote(explain(err), "error");
-  view.setActions(actionButton("retry", "Retry this message", () => retry(run, text), "Retry"));
-}
-
-async function retry(run, text) {
-  run.question.remove();
-  run.view.node.remove();
-  await send(text);
+  turn.failed = true;
+  turn.view.setNote(explain(err), "error");
 }
 
 async function stop() {
   const run = state.runs.get(state.id);
   if (!run || run.stopping) return;
   run.stopping = true;
-  run.view.setNote("Stopping…", "stopped");
+  run.turn.view.setNote("Stopping…", "stopped");
   const interrupted = request(`/conversations/${encodeURIComponent(state.id)}/interrupt`, { method: "POST" }).then(
     // The interrupted code answers with what it printed so far: wait for that, briefly.
     () => until(() => !run.answer.steps.some((s) => s.status === "running"), STOP_GRACE_MS),
@@ -391,6 +430,9 @@ function wire() {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       $("composer").requestSubmit();
+    } else if (event.key === "ArrowUp" && !$("message").value) {
+      event.preventDefault();
+      editTurn(state.turns.length - 1);
     }
   });
   $("stop").addEventListener("click", stop);

@@ -7,14 +7,51 @@ import { tracebackBlock } from "./traceback.js";
 
 export { el };
 
-/** The user's message; `actions` are buttons shown under it (Edit on the last one). */
-export function userMessage(text, actions = []) {
-  return el(
-    "article",
-    { class: "msg user", "aria-label": "You" },
-    el("div", { class: "bubble" }, text),
-    el("div", { class: "msg-actions" }, copyButton(() => text, "Copy message", false), ...actions),
-  );
+/** The user's message, with Copy (and Edit, on the last one) under it. */
+export class UserView {
+  constructor(text) {
+    this.text = text;
+    this.bubble = el("div", { class: "bubble" }, text);
+    this.actions = el("div", { class: "msg-actions" });
+    this.node = el("article", { class: "msg user", "aria-label": "You" }, this.bubble, this.actions);
+    this.setActions();
+  }
+
+  setActions(...buttons) {
+    this.actions.replaceChildren(copyButton(() => this.text, "Copy message", false), ...buttons);
+  }
+
+  /** Edit the text in place: Enter or Save sends `onSave(newText)`, Escape or Cancel keeps it. */
+  edit(onSave) {
+    const box = el("textarea", { class: "edit-box", "aria-label": "Edit message", rows: 3 });
+    box.value = this.text;
+    const restore = () => form.replaceWith(this.bubble);
+    const save = () => {
+      const text = box.value.trim();
+      restore();
+      if (text) onSave(text);
+    };
+    const cancel = el("button", { type: "button" }, "Cancel");
+    const send = el("button", { type: "submit", class: "primary" }, "Send");
+    const form = el("form", { class: "edit" }, box, el("div", { class: "edit-actions" }, cancel, send));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      save();
+    });
+    cancel.addEventListener("click", restore);
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        save();
+      } else if (event.key === "Escape") {
+        event.stopPropagation();
+        restore();
+      }
+    });
+    this.bubble.replaceWith(form);
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+  }
 }
 
 const BASE64 = /^[A-Za-z0-9+/=\s]+$/;

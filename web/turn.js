@@ -3,13 +3,18 @@
 import { ApiError, messageFor, streamEvents } from "./api.js";
 import { addChunk } from "./chunks.js";
 
+// What a stream that breaks off means: the service stopped (LangServe's generic error event is
+// all it sends then) or the connection was lost. Either way the service keeps the turn with
+// what was done so far (its save runs however a turn ends).
 export const BROKEN_STREAM =
-  "The answer stopped before it was finished: the service stopped or the connection was lost. " +
-  "Try again once the service is back.";
+  "The service stopped (or the connection was lost) before this answer was finished; the turn " +
+  "is kept with what was done so far. Retry once the service is back.";
 
-/** Stream one answer into `view`, adding up the chunks in `answer`; failures are thrown. */
-export async function streamTurn({ conversationId, text, answer, view, signal }) {
-  const payload = { input: { message: text }, config: { configurable: { conversation_id: conversationId } } };
+/** Stream one answer into `view`, adding up the chunks in `answer`; failures are thrown.
+ *  `replace`: the number of an earlier turn this message replaces (retry, regenerate, edit). */
+export async function streamTurn({ conversationId, text, replace, answer, view, signal }) {
+  const input = replace === undefined ? { message: text } : { message: text, replace_turn: replace };
+  const payload = { input, config: { configurable: { conversation_id: conversationId } } };
   try {
     for await (const { event, data } of streamEvents("/chat/stream", payload, signal)) {
       if (event === "end") break;
@@ -37,8 +42,8 @@ function showChunk(data, answer, view) {
 }
 
 // The service sends {error: {status_code, message}} in the stream before LangServe's own,
-// generic error event ({status_code: 500, message: "Internal Server Error"}, which is all a
-// service that stops mid-answer leaves); prefer the service's words.
+// generic error event ({status_code: 500, message: "Internal Server Error"}); prefer the
+// service's words.
 function streamError(error) {
   const status = error?.status_code ?? 500;
   const message = error?.message;

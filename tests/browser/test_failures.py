@@ -3,7 +3,14 @@
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Shots
-from tests.browser.page import ask, open_new_chat, open_steps, script_chat_turn, script_code_turn
+from tests.browser.page import (
+    ask,
+    open_new_chat,
+    open_steps,
+    script_chat_turn,
+    script_code_turn,
+    start_asking,
+)
 from tests.service.conftest import azure_env, pool_env, run_service
 from tests.support.scripted_llm import Failure
 
@@ -48,6 +55,34 @@ def test_service_down_is_reported(browser, model, session_pool, tmp_path) -> Non
         expect(answer.locator(".note.error")).to_contain_text("The service did not answer")
         shot("service-down")
         context.close()
+
+
+def test_a_service_stopped_mid_answer_says_the_turn_was_kept(
+    browser, model, session_pool, tmp_path
+) -> None:
+    env = {**azure_env(model), **pool_env(session_pool)}
+    model.reset(model.brain)
+    with run_service(env, tmp_path) as service:
+        context = browser.new_context(base_url=service.url)
+        page = context.new_page()
+        shot = Shots(page, "test_a_service_stopped_mid_answer_says_the_turn_was_kept")
+        conversation = open_new_chat(page)
+        script_code_turn(model, "import time\nprint('begun', flush=True)\ntime.sleep(600)")
+        answer = start_asking(page, "Work for a long time")
+        expect(answer.locator("details.step summary")).to_contain_text("running")
+        service.proc.terminate()
+        note = answer.locator(".note.error")
+        expect(note).to_contain_text("The service stopped (or the connection was lost)")
+        expect(note).to_contain_text("the turn is kept with what was done so far")
+        expect(note).not_to_contain_text("Internal Server Error")
+        expect(answer.locator("details.step summary")).to_contain_text("stopped")
+        expect(answer.get_by_role("button", name="Retry this message")).to_be_visible()
+        shot("service-stopped-mid-answer")
+        context.close()
+    with run_service(env, tmp_path) as service, service.http() as http:
+        kept = http.get(f"/conversations/{conversation}").json()["messages"]
+    assert [m["role"] for m in kept] == ["user", "assistant"]
+    assert kept[1]["steps"][0]["status"] == "stopped"
 
 
 def test_model_and_code_output_are_shown_as_text_never_html(page: Page, shot, llm) -> None:

@@ -35,3 +35,30 @@ def test_same_titles_get_their_time_and_search_filters(page: Page, shot, llm) ->
     expect(history.get_by_role("button")).to_have_count(0)
     expect(page.get_by_text("No conversation matches.")).to_be_visible()
     shot("no-match")
+
+
+def test_rename_in_place(page: Page, shot, llm) -> None:
+    n = random.randrange(10**6, 10**7)
+    open_new_chat(page)
+    ask(page, f"What is {n} * 2?")
+    history = page.get_by_role("navigation", name="History")
+    item = history.get_by_role("button", name=f"What is {n} * 2?", exact=True)
+    item.hover()
+    history.get_by_role("button", name=f"Rename “What is {n} * 2?”").click()
+    title = history.get_by_role("textbox", name="New title")
+    expect(title).to_be_focused()
+    title.fill(f"Doubling {n}")
+    shot("renaming")
+    title.press("Enter")
+    renamed = history.get_by_role("button", name=f"Doubling {n}", exact=True)
+    expect(renamed).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Doubling {n}")
+
+    page.reload()
+    expect(renamed).to_be_visible()
+    renamed.hover()
+    history.get_by_role("button", name=f"Rename “Doubling {n}”").click()
+    title.fill("not kept")
+    title.press("Escape")  # cancels
+    expect(renamed).to_be_visible()
+    shot("renamed")

@@ -1,30 +1,93 @@
-"""Turns are never lost: Retry after a failure, Stop keeps what the code printed, and a run goes
-on while the user reads another conversation."""
+"""Turns are never lost: a failed turn is kept and Retry answers it, Regenerate and Edit
+replace the last turn, Stop keeps what the code printed, and a run goes on while the user
+reads another conversation."""
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.page import ask, open_new_chat, open_steps, script_code_turn, start_asking
+from tests.browser.page import (
+    ask,
+    message_box,
+    open_new_chat,
+    open_steps,
+    script_chat_turn,
+    script_code_turn,
+    start_asking,
+)
 from tests.support.scripted_llm import Failure
 
 
-def test_retry_answers_a_failed_turn(page: Page, shot, llm) -> None:
+def test_a_failed_turn_survives_a_reload_and_retry_answers_it(page: Page, shot, llm) -> None:
     open_new_chat(page)
-    llm.script(*[Failure(503, "deployment overloaded")] * 4)
+    ask(page, "What is 2 * 3?")
+    llm.script(*[Failure(503, "deployment overloaded")] * 2)
     failed = ask(page, "What is 7 * 6?")
     expect(failed.locator(".note.error")).to_contain_text("The model did not answer (HTTP 503)")
-    retry = failed.get_by_role("button", name="Retry this message")
-    expect(retry).to_be_visible()
     shot("failed")
 
-    llm.reset(llm.brain)  # the model is back
-    retry.click()
+    page.reload()
     answers = page.locator("article.msg.assistant")
-    expect(answers).to_have_count(1)
-    expect(page.locator("article.msg.user")).to_have_text(["What is 7 * 6?"])
-    expect(answers.first).to_have_attribute("aria-busy", "false", timeout=60_000)
-    expect(answers.first.locator(".text")).to_contain_text("The result is 42.")
-    expect(answers.first.locator(".note.error")).to_have_count(0)
+    expect(answers).to_have_count(2)
+    expect(page.locator("article.msg.user .bubble")).to_have_text(
+        ["What is 2 * 3?", "What is 7 * 6?"]
+    )
+    kept = answers.nth(1)
+    expect(kept.locator(".note.error")).to_contain_text("The model did not answer (HTTP 503)")
+    # Only the last answer offers to answer again; the first one offers Copy alone.
+    expect(answers.first.get_by_role("button", name="Retry this message")).to_have_count(0)
+    shot("failed-after-reload")
+
+    llm.reset(llm.brain)  # the model is back
+    kept.get_by_role("button", name="Retry this message").click()
+    expect(answers).to_have_count(2)
+    retried = answers.nth(1)
+    expect(retried).to_have_attribute("aria-busy", "false", timeout=60_000)
+    expect(retried.locator(".text")).to_contain_text("The result is 42.")
+    expect(retried.locator(".note.error")).to_have_count(0)
     shot("retried")
+
+    page.reload()  # the retried turn replaced the failed one
+    expect(page.locator("article.msg.user .bubble")).to_have_text(
+        ["What is 2 * 3?", "What is 7 * 6?"]
+    )
+    expect(answers.nth(1).locator(".text")).to_contain_text("The result is 42.")
+    expect(page.locator(".note.error")).to_have_count(0)
+
+
+def test_regenerate_and_edit_replace_the_last_turn(page: Page, shot, llm) -> None:
+    open_new_chat(page)
+    ask(page, "What is 2 * 3?")
+    script_chat_turn(llm, "A first answer.")
+    last = ask(page, "Say something")
+    expect(last.locator(".text")).to_have_text("A first answer.")
+
+    script_chat_turn(llm, "A second answer.")
+    last.get_by_role("button", name="Regenerate answer").click()
+    answers = page.locator("article.msg.assistant")
+    expect(answers).to_have_count(2)
+    expect(answers.nth(1)).to_have_attribute("aria-busy", "false", timeout=60_000)
+    expect(answers.nth(1).locator(".text")).to_have_text("A second answer.")
+    shot("regenerated")
+
+    # Edit: on the last message only, from its button or with ↑ in the empty message box.
+    users = page.locator("article.msg.user")
+    expect(users.first.get_by_role("button", name="Edit message")).to_have_count(0)
+    message_box(page).press("ArrowUp")
+    editor = page.get_by_role("textbox", name="Edit message")
+    expect(editor).to_have_value("Say something")
+    editor.press("Escape")
+    expect(users.nth(1).locator(".bubble")).to_have_text("Say something")
+    users.nth(1).hover()
+    users.nth(1).get_by_role("button", name="Edit message").click()
+    editor.fill("What is 9 * 9?")
+    shot("editing")
+    editor.press("Enter")
+    expect(answers.nth(1)).to_have_attribute("aria-busy", "false", timeout=60_000)
+    expect(answers.nth(1).locator(".text")).to_contain_text("The result is 81.")
+    shot("edited")
+
+    page.reload()
+    expect(users.locator(".bubble")).to_have_text(["What is 2 * 3?", "What is 9 * 9?"])
+    expect(answers).to_have_count(2)
 
 
 def test_stop_keeps_what_the_code_printed(page: Page, shot, llm) -> None:

@@ -21,6 +21,43 @@ def test_conversations_are_listed_newest_first_with_titles(azure_service, llm):
     assert listed[0]["updated_at"]
 
 
+def test_a_message_can_replace_an_earlier_turn_and_the_ones_after_it(azure_service, llm):
+    chat, conversation = azure_service.remote("/chat"), new_id()
+    for question in ("What is 2 * 3?", "What is 4 * 5?", "What is 6 * 7?"):
+        chat.invoke({"message": question}, config(conversation))
+    llm.reset(arithmetic_brain)
+
+    edited = chat.invoke({"message": "What is 5 * 5?", "replace_turn": 1}, config(conversation))
+    beyond = chat.invoke({"message": "What is 1 + 1?", "replace_turn": 9}, config(conversation))
+
+    assert "25" in edited["output"] and "2" in beyond["output"]
+    seen = str(llm.requests[0]["body"]["messages"])  # what the model saw for the edit
+    assert "2 * 3" in seen and "4 * 5" not in seen and "6 * 7" not in seen
+    with azure_service.http() as http:
+        history = http.get(f"/conversations/{conversation}").json()["messages"]
+        refused = http.post(
+            "/chat/invoke",
+            json={"input": {"message": "x", "replace_turn": -1}, "config": config(conversation)},
+        )
+    asked = [m["content"] for m in history if m["role"] == "user"]
+    assert asked == ["What is 2 * 3?", "What is 5 * 5?", "What is 1 + 1?"]
+    assert refused.status_code == 422
+
+
+def test_a_conversation_can_be_renamed(azure_service, llm):
+    conversation = new_id()
+    azure_service.remote("/chat").invoke({"message": "What is 9 * 9?"}, config(conversation))
+    with azure_service.http() as http:
+        renamed = http.patch(f"/conversations/{conversation}", json={"title": "  Squares \n"})
+        listed = {c["id"]: c["title"] for c in http.get("/conversations").json()}
+        blank = http.patch(f"/conversations/{conversation}", json={"title": "   "})
+        unknown = http.patch(f"/conversations/{new_id()}", json={"title": "x"})
+
+    assert renamed.json() == {"id": conversation, "title": "Squares"}
+    assert listed[conversation] == "Squares"
+    assert blank.status_code == 422 and unknown.status_code == 404
+
+
 def test_delete_forgets_history_variables_and_files(azure_service, llm):
     conversation = new_id()
     script_code_turn(llm, "kept = 5\nopen('/mnt/data/note.txt', 'w').write('hi')")
