@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, create_model
+from pydantic import BaseModel, Field, StringConstraints, WithJsonSchema, create_model
 
 REPLACE_TURN = (
     "Omit to add a turn. To answer again (retry, regenerate) or edit: the number, from 0, of "
@@ -18,11 +18,24 @@ def chat_input_model(max_chars: int) -> type[BaseModel]:
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=max_chars),
     ]
+    # An optional number, described as one (no `null` type or default): LangServe's
+    # playground cannot draw `"type": "null"`, and would refuse to start with a null default.
+    replace_turn = Annotated[
+        int | None,
+        WithJsonSchema({"type": "integer", "minimum": 0, "description": REPLACE_TURN}),
+    ]
     return create_model(
         "ChatInput",
         message=(message, Field(description="The user's message.")),
-        replace_turn=(int | None, Field(default=None, ge=0, le=2**31, description=REPLACE_TURN)),
+        replace_turn=(
+            replace_turn,
+            Field(default=None, ge=0, le=2**31, json_schema_extra=_without_default),
+        ),
     )
+
+
+def _without_default(schema: dict) -> None:
+    schema.pop("default", None)
 
 
 class Step(BaseModel):
