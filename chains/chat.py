@@ -1,7 +1,7 @@
 """The routing chain: decide, then stream a direct answer or the code agent's, then save."""
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
 
@@ -19,7 +19,6 @@ TURN_TIMEOUT_NOTE = (
     "\n\n[Stopped: this turn took longer than {seconds:g} s (TURN_TIMEOUT_SECONDS); "
     "any code still running was interrupted. Ask again to continue.]"
 )
-_saving: set[asyncio.Task] = set()
 
 
 def build_chat_chain(
@@ -69,18 +68,10 @@ def build_chat_chain(
             turn.stopped = True  # the client went away: a stop button, a closed tab
             raise
         finally:
-            await _finish(conversations.save(conversation, turn.messages(), turn.replace_from))
+            await conversations.save(conversation, turn.messages(), turn.replace_from)
 
     # RunnableGenerator passes the config to a function that takes one (its stubs omit it).
     return RunnableGenerator(chat, name="chat")  # type: ignore[arg-type]
-
-
-async def _finish(save: Coroutine[Any, Any, None]) -> None:
-    """Run the save to its end even when the turn is being cancelled."""
-    task = asyncio.ensure_future(save)
-    _saving.add(task)  # the loop keeps only a weak reference to its tasks
-    task.add_done_callback(_saving.discard)
-    await asyncio.shield(task)
 
 
 async def _until(deadline: float, stream: AsyncGenerator) -> AsyncGenerator:

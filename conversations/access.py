@@ -1,5 +1,6 @@
 """Each user's conversations: claiming an id, loading and saving turns, reading, forgetting."""
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 
@@ -13,6 +14,8 @@ from conversations.store import TITLE_CHARS, ConversationStore
 from conversations.transcript import page_messages
 from errors import NotFound
 
+SAVE_GRACE_SECONDS = 30  # how long a shutdown waits for turns still being saved
+
 
 class Conversations:
     """The one place that decides which conversation a request is about, and keeps it."""
@@ -20,6 +23,7 @@ class Conversations:
     def __init__(self, store: ConversationStore, memory: Memory, tool_result_max_chars: int):
         self.store = store
         self.memory = memory
+        self._saving: set[asyncio.Task] = set()
         self._tool_result_max_chars = tool_result_max_chars
 
     async def start(self) -> None:
@@ -27,6 +31,9 @@ class Conversations:
         await migrate(self.store.engine, self.memory, self._tool_result_max_chars)
 
     async def close(self) -> None:
+        # Turns cut short by the shutdown itself are still being saved: let them finish first.
+        if self._saving:
+            await asyncio.wait(self._saving, timeout=SAVE_GRACE_SECONDS)
         await self.memory.close()
         await self.store.close()
 
@@ -65,7 +72,16 @@ class Conversations:
         replace_from: int | None = None,
     ) -> None:
         """Keep a turn: its messages in the memory (in place of turn `replace_from` and the
-        later ones, if given), and the conversation's time and title."""
+        later ones, if given), and the conversation's time and title. The save runs to its end
+        even when the turn is being cancelled (a stop, a closed tab, the service stopping)."""
+        task = asyncio.ensure_future(self._save(conversation, turn, replace_from))
+        self._saving.add(task)  # the loop keeps only a weak reference to its tasks
+        task.add_done_callback(self._saving.discard)
+        await asyncio.shield(task)
+
+    async def _save(
+        self, conversation: Conversation, turn: Sequence[BaseMessage], replace_from: int | None
+    ) -> None:
         saved = [message.model_copy(update={"id": str(uuid.uuid4())}) for message in turn]
         await self.memory.append(conversation.thread_id, saved, replace_from)
         question = next((m.text for m in turn if isinstance(m, HumanMessage)), "")

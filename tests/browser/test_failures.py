@@ -79,6 +79,7 @@ def test_a_service_stopped_mid_answer_says_the_turn_was_kept(
         expect(answer.get_by_role("button", name="Retry this message")).to_be_visible()
         shot("service-stopped-mid-answer")
         context.close()
+        service.proc.wait(120)  # its own shutdown, which saves the turn (not a kill)
     with run_service(env, tmp_path) as service, service.http() as http:
         kept = http.get(f"/conversations/{conversation}").json()["messages"]
     assert [m["role"] for m in kept] == ["user", "assistant"]
