@@ -231,6 +231,9 @@ def _arithmetic(expression: str) -> Task:
 
     def answer(output: dict) -> str:
         result = output.get("result")
+        if result is None:
+            # JSON has no infinity or NaN: pools send no value for them.
+            return f"{expression} is beyond the range of floating-point numbers (infinity or NaN)"
         note = OUT_OF_RANGE if str(result) in ("inf", "-inf", "nan") else ""
         return f"{expression} = {result}{note}"
 
