@@ -1,13 +1,26 @@
 // Tracebacks trimmed to the user's own code: frames inside libraries fold into one line that
 // opens on request, as notebooks do. Anything that is not a traceback is shown unchanged.
+//
+// Two layouts arrive. Plain Python indents each frame under its header:
+//     File "/usr/lib/python3.11/json/decoder.py", line 337, in decode
+//       obj, end = self.raw_decode(s, idx=_w(s, 0).end())
+// IPython (the sessions' kernel, xmode Context) starts a frame at the margin and ends it with a
+// blank line; its source lines carry line numbers and arrows (`---->`, `-->`, `->`, `(...)`):
+//     File /usr/lib/python3.11/json/decoder.py:337, in JSONDecoder.decode(self, s, _w)
+//         336 """
+//     --> 337 obj, end = self.raw_decode(s, idx=_w(s, 0).end())
+//     <blank>
 
 import { el } from "./dom.js";
 
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
-// A frame's first line: plain Python (  File "x.py", line 3, in f) or IPython (File x.py:3, in f).
-const FRAME = /^\s*(?:File "([^"]+)", line \d+|File ([^\s:]+):\d+|Cell In\[\d+\], line \d+)/;
+// A frame's first line: plain Python's `File "path", line N`, IPython's `File path:N` or a
+// notebook cell's `Cell In[3], line 2`. The path is the first or second group.
+const FRAME = /^(\s*)(?:File "([^"]+)", line \d+|File (.+?):\d+(?:, in |$)|Cell In\[\d+\], line \d+)/;
 // The user's code: notebook cells, <string>, <stdin>, and files in /mnt/data.
 const USER_CODE = /^(?:<(?:cell|ipython-input|string|stdin)[^>]*>|\/mnt\/data\/)/;
+// A source line inside an IPython frame: indented, or led by an arrow or an elision.
+const IPYTHON_SOURCE = /^(?:\s|-*>|\(\.\.\.\))/;
 
 /** Split a traceback into runs: {text} for lines shown, {library: [lines], where} for folded. */
 export function traceback(text) {
@@ -31,9 +44,18 @@ export function traceback(text) {
     const match = FRAME.exec(line);
     if (match) {
       flush();
-      const path = match[1] ?? match[2] ?? "<cell>";
-      frame = { user: line.includes("Cell In[") || USER_CODE.test(path), where: library(path), lines: [line] };
-    } else if (frame && /^\s/.test(line)) {
+      const path = match[2] ?? match[3] ?? "<cell>";
+      frame = {
+        user: line.includes("Cell In[") || USER_CODE.test(path),
+        where: library(path),
+        ipython: match[1] === "" && match[2] === undefined,
+        lines: [line],
+      };
+    } else if (frame && frame.ipython && line.trim() === "") {
+      // The blank line closes an IPython frame; it folds with the frame it closes.
+      frame.lines.push(line);
+      flush();
+    } else if (frame && (frame.ipython ? IPYTHON_SOURCE : /^\s/).test(line)) {
       frame.lines.push(line);
     } else {
       flush();

@@ -89,9 +89,15 @@ def test_a_traceback_shows_the_users_frames_and_folds_the_rest(page: Page, shot,
 
     expect(error).to_contain_text("pd.read_csv('/mnt/data/missing.csv')")
     expect(error).to_contain_text("FileNotFoundError")
+    # The sessions' IPython kernel writes each frame as a block ended by a blank line, with
+    # arrows on the failing lines: pandas' consecutive frames fold behind one button, while the
+    # user's cell and the error line itself stay in view.
     fold = error.get_by_role("button", name=re.compile(r"⋯ \d+ frames in pandas"))
     expect(fold).to_have_attribute("aria-expanded", "false")
+    expect(error.get_by_role("button")).to_have_count(1)
     expect(error.locator(".folded")).to_be_hidden()
+    expect(error.locator(".folded")).not_to_contain_text("pd.read_csv('/mnt/data/missing.csv')")
+    expect(error.locator(".folded")).not_to_contain_text("FileNotFoundError:")
     shot("traceback-folded")
     fold.click()
     expect(error.locator(".folded")).to_be_visible()
