@@ -51,6 +51,23 @@ def test_offline_model_calls_the_tool_and_reports_the_result():
     assert answer.content == "[offline model] 25 * 847 = 21175"
 
 
+@pytest.mark.parametrize(
+    ("result", "answer"),
+    [
+        # The local pool sends null for a non-finite float; a Jupyter-format pool sends its text.
+        (None, "1e308 * 10 is beyond the range of floating-point numbers (infinity or NaN)"),
+        ("inf", "1e308 * 10 = inf (beyond the range of floating-point numbers)"),
+    ],
+)
+def test_offline_model_says_a_result_is_beyond_floating_point(result, answer):
+    model = OfflineChatModel().bind_tools([_python_tool()])
+    call = model.invoke([HumanMessage("What is 1e308 * 10")])
+    tool_result = ToolMessage(json.dumps({"result": result}), tool_call_id=call.tool_calls[0]["id"])
+    reply = model.invoke([HumanMessage("What is 1e308 * 10"), call, tool_result])
+
+    assert reply.content == f"[offline model] {answer}"
+
+
 def test_offline_model_follows_up_from_an_earlier_answer():
     model = OfflineChatModel().bind_tools([_python_tool()])
     history = [HumanMessage("What is 25 * 847?"), AIMessage("[offline model] 25 * 847 = 21175")]
