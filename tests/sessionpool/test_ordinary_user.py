@@ -16,11 +16,16 @@ from tests.sessionpool.conftest import (
 NOBODY = "65534:65534"
 
 
+def ordinary_user() -> str:
+    """As root, the pool becomes nobody; run by an ordinary user, it stays that user."""
+    return NOBODY if os.geteuid() == 0 else ""
+
+
 @pytest.fixture(scope="module")
 def user_pool():
-    if os.geteuid() != 0:
-        pytest.skip("needs root to become another user; as a user, the other suites cover it")
-    with pool_with_readable_python(as_user=NOBODY, ready_sessions=1, max_processes=16) as pool:
+    with pool_with_readable_python(
+        as_user=ordinary_user(), ready_sessions=1, max_processes=16
+    ) as pool:
         client = PoolClient(pool)
         with client.http:
             yield client
@@ -56,9 +61,7 @@ def test_a_fork_bomb_is_contained_under_an_ordinary_user(user_pool):
 
 
 def test_shutdown_under_an_ordinary_user_leaves_nothing():
-    if os.geteuid() != 0:
-        pytest.skip("needs root to become another user")
-    with pool_with_readable_python(as_user=NOBODY, ready_sessions=1) as pool:
+    with pool_with_readable_python(as_user=ordinary_user(), ready_sessions=1) as pool:
         assert stop_pool_with_daemons(pool, sessions=1, signum=signal.SIGTERM) == []
 
 

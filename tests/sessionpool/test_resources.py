@@ -132,28 +132,6 @@ def test_files_in_mnt_data_count(tight_pool, neighbour):
     assert_neighbour_answers(tight_pool, neighbour)
 
 
-def test_oom_score_cannot_be_lowered(tight_pool, neighbour):
-    result = tight_pool.value(
-        textwrap.dedent(
-            """
-            outcomes = []
-            for path in ("/proc/self/oom_score_adj", "/proc/1/oom_score_adj"):
-                try:
-                    with open(path, "w") as file:
-                        file.write("0")
-                    outcomes.append("lowered")
-                except OSError as error:
-                    outcomes.append(type(error).__name__)
-            (outcomes, open("/proc/self/oom_score_adj").read().strip(),
-             open("/proc/1/oom_score_adj").read().strip())
-            """
-        ),
-        new_id(),
-    )
-    assert result == "(['PermissionError', 'PermissionError'], '1000', '1000')"
-    assert_neighbour_answers(tight_pool, neighbour)
-
-
 def test_health_says_what_bounds_a_session(tight_pool):
     health = httpx.get(f"{tight_pool.pool.endpoint}/healthz").json()
     memory = next(line for line in health["bounded"] if line.startswith("memory:"))

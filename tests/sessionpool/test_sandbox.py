@@ -3,23 +3,9 @@
 import os
 import textwrap
 
-import pytest
-
 from sessionpool.rootfs import Layout
-from tests.sessionpool.conftest import new_id
+from tests.sessionpool.conftest import assert_neighbour_answers, new_id
 from tests.support.servers import ROOT
-
-
-@pytest.fixture(scope="module")
-def neighbour(client):
-    """A session that must keep its state and answer through every attack."""
-    identifier = new_id()
-    client.run("alive = 'yes'", identifier)
-    yield identifier
-
-
-def assert_neighbour_answers(client, neighbour):
-    assert client.value("alive", neighbour) == "yes"
 
 
 def probe(client, code: str, **kwargs) -> object:
@@ -199,6 +185,27 @@ def test_memory_bomb_is_a_clear_failure(client, neighbour):
         identifier,
     )
     assert child["result"] != 0
+    assert_neighbour_answers(client, neighbour)
+
+
+def test_oom_score_cannot_be_lowered(client, neighbour):
+    """The kernel's OOM killer must pick a session before anything else on the host."""
+    result = probe(
+        client,
+        """
+        outcomes = []
+        for path in ("/proc/self/oom_score_adj", "/proc/1/oom_score_adj"):
+            try:
+                with open(path, "w") as file:
+                    file.write("0")
+                outcomes.append("lowered")
+            except OSError as error:
+                outcomes.append(type(error).__name__)
+        (outcomes, open("/proc/self/oom_score_adj").read().strip(),
+         open("/proc/1/oom_score_adj").read().strip())
+        """,
+    )
+    assert result == "(['PermissionError', 'PermissionError'], '1000', '1000')"
     assert_neighbour_answers(client, neighbour)
 
 
