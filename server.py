@@ -28,8 +28,9 @@ from wiring import build_services
 # Uploads may exceed MAX_REQUEST_BYTES up to MAX_UPLOAD_BYTES, plus room for the multipart framing.
 UPLOAD_PATH = r"/conversations/[^/]+/files$"
 MULTIPART_OVERHEAD = 64 * 1024
-# MCP's upload_file carries a file as base64 in its JSON-RPC body.
+# MCP's upload_file, and /v1's file content parts, carry a file as base64 in a JSON body.
 MCP_PATH = r"/mcp$"
+OPENAI_TURN_PATH = r"/v1/(chat/completions|responses)$"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     guards = build_guards(settings)  # fails the start when AUTH_MODE lacks its credentials
     svc = build_services(settings)
-    mcp_bytes = settings.max_upload_bytes * 4 // 3 + MULTIPART_OVERHEAD
+    json_upload_bytes = settings.max_upload_bytes * 4 // 3 + MULTIPART_OVERHEAD
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -58,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings,
         body_limit_overrides={
             UPLOAD_PATH: settings.max_upload_bytes + MULTIPART_OVERHEAD,
-            MCP_PATH: mcp_bytes,
+            MCP_PATH: json_upload_bytes,
+            OPENAI_TURN_PATH: json_upload_bytes,
         },
         secrets=_secret_values(settings),
     )
@@ -70,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     install_pages(app)
     install_openai_api(app)
-    mcp_sessions = install_mcp(app, mcp_bytes)
+    mcp_sessions = install_mcp(app, json_upload_bytes)
     return app
 
 

@@ -1,9 +1,12 @@
 """The client's messages, read as text: the question, the first user message, and the whole
-conversation as LangChain messages for the agent."""
+conversation as LangChain messages for the agent. A file part reads as a note of where the
+file is in the code session; the files of the user's new message go there
+(api/openai/attachments.py)."""
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from agents.schemas import encodable
+from api.openai.attachments import FILE_PARTS, Attachment, attachment, file_name
 from api.openai.errors import OpenAIError
 from api.openai.schemas import ChatMessage
 
@@ -18,12 +21,15 @@ def text_of(message: ChatMessage, index: int, field: str = "messages") -> str:
     if isinstance(content, list):
         texts = []
         for number, part in enumerate(content):
+            param = f"{field}[{index}].content[{number}]"
             text = part.get("text")
-            if part.get("type") not in TEXT_PARTS or not isinstance(text, str):
+            if part.get("type") in FILE_PARTS:
+                text = f"[attached file: /mnt/data/{file_name(part, param)}]"
+            elif part.get("type") not in TEXT_PARTS or not isinstance(text, str):
                 raise OpenAIError(
                     f"content parts of type {part.get('type')!r} are not supported: this "
-                    "service reads text (upload files to the conversation instead)",
-                    param=f"{field}[{index}].content[{number}]",
+                    "service reads text, and files as file parts (filename and file_data)",
+                    param=param,
                     code="unsupported_content",
                 )
             texts.append(text)
@@ -52,6 +58,18 @@ def question(messages: list[ChatMessage], max_chars: int, field: str = "messages
             code="string_above_max_length",
         )
     return text
+
+
+def attachments(messages: list[ChatMessage], max_bytes: int, field: str) -> list[Attachment]:
+    """The files attached to the user's new message (the last one)."""
+    index = len(messages) - 1
+    content = messages[index].content
+    parts = enumerate(content if isinstance(content, list) else [])
+    return [
+        attachment(part, f"{field}[{index}].content[{number}]", max_bytes)
+        for number, part in parts
+        if part.get("type") in FILE_PARTS
+    ]
 
 
 def first_user_text(messages: list[ChatMessage], field: str = "messages") -> str:

@@ -17,7 +17,7 @@ from langchain_core.runnables import RunnableConfig
 
 from api.images import image_bytes, image_name
 from api.openai.conversation import HEADER
-from api.openai.messages import as_langchain, question
+from api.openai.messages import as_langchain, attachments, question
 from api.openai.models import CODE_INTERPRETER
 from api.openai.schemas import ChatMessage
 from chains import ChatChunk, agent_chunks
@@ -90,11 +90,15 @@ async def start_run(
     field: str = "messages",
     instructions: str | None = None,
 ) -> Run:
-    """Claim the conversation and start the turn: the routing chain reads the user's last
-    message (it keeps the rest itself, and its own instructions), the agent reads all of
-    `messages`, after `instructions` as a system message."""
+    """Claim the conversation, put the files of the user's new message into its code
+    session, and start the turn: the routing chain reads the user's last message (it keeps
+    the rest itself, and its own instructions), the agent reads all of `messages`, after
+    `instructions` as a system message."""
     asked = question(messages, svc.settings.max_message_chars, field)
+    files = attachments(messages, svc.settings.max_upload_bytes, field)
     conversation = await svc.conversations.claim(user, conversation_id)
+    for file in files:
+        await svc.pool_client.upload(conversation.session_id, file.name, file.data)
     usage = TurnUsage()
     config: RunnableConfig = {"configurable": conversation.configurable(), "callbacks": [usage]}
     if model == CODE_INTERPRETER:

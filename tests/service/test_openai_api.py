@@ -1,6 +1,7 @@
 """The OpenAI-compatible API (/v1) through the official `openai` client, against the real
 service, the scripted model and the real local pool."""
 
+import base64
 import json
 import re
 
@@ -8,6 +9,7 @@ import httpx
 import openai
 import pytest
 
+from settings import Settings
 from tests.service.helpers import agent_requests, new_id, script_code_turn
 from tests.support.scripted_llm import Failure, Text, ToolCall
 
@@ -180,6 +182,28 @@ def test_the_agent_model_runs_on_the_clients_messages(client, azure_service, llm
     assert httpx.get(link).content.startswith(b"\x89PNG")  # kept as a file of the session
 
 
+def test_a_file_part_goes_into_the_code_session(client, azure_service, llm):
+    conversation = new_id()
+    csv = b"x,y\n1,2\n"
+    encoded = base64.b64encode(csv).decode()
+    script_code_turn(llm, "print(open('/mnt/data/data.csv').read())", answer="Two columns.")
+    question = [
+        {"type": "text", "text": "What is in my file?"},
+        file_part("data.csv", f"data:text/csv;base64,{encoded}"),
+    ]
+    completion, _ = ask(
+        client, [{"role": "user", "content": question}], metadata={"conversation_id": conversation}
+    )
+
+    answer = completion.choices[0].message.content
+    assert "x,y\n1,2" in answer and "Two columns." in answer  # the code read the file
+    asked = [str(r["body"]["messages"][-1]["content"]) for r in llm.requests[-3:]]
+    assert any("[attached file: /mnt/data/data.csv]" in text for text in asked)
+    with azure_service.http() as http:
+        kept = http.get(f"/conversations/{conversation}/files/data.csv")
+    assert kept.content == csv
+
+
 def test_stop_sequences_end_the_answer(client, llm):
     llm.script(ToolCall("RouteDecision", {"route": "chat"}), Text("Hello there. END of it"))
     completion, _ = ask(
@@ -216,6 +240,11 @@ def test_parameters_that_change_nothing_are_accepted(client, llm):
     assert "7" in completion.choices[0].message.content
 
 
+def file_part(name: str, data: str) -> dict:
+    """OpenAI's file content part: the file's name and its bytes in base64."""
+    return {"type": "file", "file": {"filename": name, "file_data": data}}
+
+
 REFUSED = [
     ({"temperature": 0.2}, 400, "temperature", "cannot be set per request"),
     ({"tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools", "not supported"),
@@ -230,6 +259,37 @@ REFUSED = [
         400,
         "messages[0].content[0]",
         "reads text",
+    ),
+    (
+        {"messages": [{"role": "user", "content": [file_part("a.csv", "not base64!")]}]},
+        400,
+        "messages[0].content[0]",
+        "not valid base64",
+    ),
+    (
+        {"messages": [{"role": "user", "content": [file_part("../a.csv", "eA==")]}]},
+        400,
+        "messages[0].content[0]",
+        "plain name",
+    ),
+    (
+        {"messages": [{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]},
+        400,
+        "messages[0].content[0]",
+        "filename",
+    ),
+    (
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "file", "file": {"file_id": "f", "filename": "a.csv"}}],
+                }
+            ]
+        },
+        400,
+        "messages[0].content[0]",
+        "file_id and file_url are not supported",
     ),
     ({"messages": [user("x" * 8001)]}, 400, "messages[0].content", "8000 characters"),
     ({"messages": [user("\ud800")]}, 400, "messages[0].content", "Unicode"),
@@ -258,6 +318,9 @@ def test_what_cannot_be_applied_is_refused_in_openais_error_body(
     assert error["type"] == "invalid_request_error"
 
 
+TURN_BYTES = Settings.model_fields["max_upload_bytes"].default * 4 // 3 + 64 * 1024 + 1
+
+
 @pytest.mark.parametrize(
     ("method", "path", "content", "status"),
     [
@@ -265,7 +328,9 @@ def test_what_cannot_be_applied_is_refused_in_openais_error_body(
         ("POST", "/v1/chat/completions", b"[1, 2]", 400),
         ("GET", "/v1/chat/completions", b"", 405),
         ("GET", "/v1/assistants", b"", 404),
-        ("POST", "/v1/chat/completions", b"x" * 1_000_001, 413),
+        ("POST", "/v1/models", b"x" * 1_000_001, 413),
+        # A turn may carry a file of up to MAX_UPLOAD_BYTES in base64, and no more.
+        ("POST", "/v1/chat/completions", b"x" * TURN_BYTES, 413),
     ],
 )
 def test_every_error_under_v1_has_openais_shape(azure_service, method, path, content, status):

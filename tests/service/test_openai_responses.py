@@ -1,6 +1,7 @@
 """OpenAI's Responses API (/v1/responses) through the official `openai` client, against the
 real service, the scripted model and the real local pool."""
 
+import base64
 import json
 
 import httpx
@@ -91,6 +92,28 @@ def test_the_agent_reads_the_input_list_and_the_instructions(client, llm):
     sent = agent_requests(llm)[0]["body"]["messages"]
     assert [m["role"] for m in sent] == ["system", "system", "user", "assistant", "user"]
     assert sent[1]["content"] == "Answer in one line."
+
+
+def test_an_input_file_goes_into_the_code_session(client, azure_service, llm):
+    conversation = new_id()
+    llm.script(ToolCall("Python_REPL", {"python_code": "open('/mnt/data/n.txt').read()"}))
+    llm.script(Text("It says 17."))
+    attached = {
+        "type": "input_file",
+        "filename": "n.txt",
+        "file_data": base64.b64encode(b"17").decode(),
+    }
+    question = [{"type": "input_text", "text": "What does my file say?"}, attached]
+    response = client.responses.create(
+        model="code-agent",
+        input=[{"role": "user", "content": question}],
+        conversation=conversation,
+    )
+
+    call = response.output[0]
+    assert call.type == "code_interpreter_call" and "17" in call.outputs[0].logs
+    with azure_service.http() as http:
+        assert http.get(f"/conversations/{conversation}/files/n.txt").content == b"17"
 
 
 def test_max_output_tokens_makes_the_response_incomplete(client, llm):
