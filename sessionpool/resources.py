@@ -57,7 +57,8 @@ def fit(resources: Resources, settings: PoolSettings, tier: str) -> None:
     if resources.cgroups is not None:
         return
     resources.bounded.append(
-        f"memory: {settings.memory_mb} MiB of address space per process, not per session"
+        f"memory: {settings.memory_mb} MiB of address space per process, not per session; "
+        "memfd files and tmpfs files are not counted"
     )
     if tier == "namespaces":
         resources.bounded.append(

@@ -70,6 +70,8 @@ def test_without_cgroups_the_pool_says_so_and_fits_its_tmpfs_in_memory(user_pool
     if any("cgroup" in line for line in health["bounded"]):
         pytest.skip("this host delegates cgroups to an ordinary user")
     assert any("no cgroups" in line for line in health["notBounded"]), health
+    memory = next(line for line in health["bounded"] if line.startswith("memory:"))
+    assert "per process, not per session" in memory and "memfd" in memory
     with open("/proc/meminfo") as meminfo:
         total = int(meminfo.readline().split()[1]) * 1024
     per_session = (1024 + 2 * 128) * 1024 * 1024  # /mnt/data, /tmp, /dev/shm at the defaults
