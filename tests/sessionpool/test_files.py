@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.sessionpool.conftest import GEN1, GEN2, new_id
+from tests.sessionpool.conftest import GEN1, GEN2, assert_neighbour_answers, new_id
 
 TRAVERSALS = [
     "../escape.txt",
@@ -92,7 +92,7 @@ def test_a_nul_byte_in_an_upload_name_is_rejected(client):
     assert response.status_code == 400
 
 
-def test_downloads_stream_with_the_pools_memory_bounded(client, session_pool):
+def test_downloads_stream_with_the_pools_memory_bounded(client, neighbour, session_pool):
     """A 64 MiB sparse file (no memory of its own) downloaded four times at once: the pool
     would hold 256 MiB if it read files whole."""
     identifier = new_id()
@@ -121,6 +121,7 @@ def test_downloads_stream_with_the_pools_memory_bounded(client, session_pool):
         sampler.join()
     assert sizes == [64 << 20] * 4
     assert max(peak) - before < 48 << 20, (before, max(peak))
+    assert_neighbour_answers(client, neighbour)
 
 
 def _resident(pid: int) -> int:
