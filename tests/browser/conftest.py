@@ -92,7 +92,8 @@ class Shots:
     def __call__(self, step: str, full_page: bool = False) -> Path:
         self.count += 1
         path = ARTIFACTS / f"{self.prefix}-{self.count:02d}-{step}.png"
-        self.page.screenshot(path=path, full_page=full_page)
+        # Transitions finished, so a shot right after a change (a theme) shows where it lands.
+        self.page.screenshot(path=path, full_page=full_page, animations="disabled")
         return path
 
 

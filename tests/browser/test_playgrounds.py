@@ -3,6 +3,7 @@ images as images, and the agent's chat widget carrying the conversation on."""
 
 from playwright.sync_api import Page, expect
 
+from tests.browser.page import background
 from tests.support.scripted_llm import Text, ToolCall
 
 PLOT_CODE = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [1, 4, 9])\nplt.show()"
@@ -31,6 +32,21 @@ def test_chat_playground_shows_the_merged_answer(page: Page, shot, llm) -> None:
 
     page.get_by_role("button", name="Show the raw stream").click()
     expect(body).to_contain_text('"output": "21175."', use_inner_text=True)
+
+    # Dark, as the system says: the answer follows, and LangServe's own form looks exactly as
+    # it does without the add-on's styles.
+    panel_light = background(answer)
+    page.emulate_media(color_scheme="dark")
+    expect(answer).not_to_have_css("background-color", panel_light)
+    shot("chat-playground-answer-dark", full_page=True)
+    form = page.locator(".control").filter(has=message).first
+    with_add_on = form.screenshot(animations="disabled")
+    page.evaluate(
+        """document.querySelectorAll("link[href$='answer.css'], link[href$='playground.css']")
+        .forEach((link) => link.remove())"""
+    )
+    expect(answer).to_have_css("background-color", "rgba(0, 0, 0, 0)")  # the styles are gone
+    assert form.screenshot(animations="disabled") == with_add_on
 
 
 def test_agent_playground_is_a_chat_and_shows_images(page: Page, shot, llm) -> None:
