@@ -105,6 +105,46 @@ def test_a_traceback_shows_the_users_frames_and_folds_the_rest(page: Page, shot,
     shot("traceback-unfolded")
 
 
+# A traceback in plain Python's layout (frames indented under "Traceback", no blank lines), as
+# a session whose kernel is not IPython writes it, with a chained exception.
+PLAIN_TRACEBACK = """Traceback (most recent call last):
+  File "<string>", line 3, in <module>
+  File "/usr/lib/python3.11/json/__init__.py", line 346, in loads
+    return _default_decoder.decode(s)
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "/usr/lib/python3.11/json/decoder.py", line 337, in decode
+    obj, end = self.raw_decode(s, idx=_w(s, 0).end())
+json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)
+
+During handling of the above exception, another exception occurred:
+
+Traceback (most recent call last):
+  File "<string>", line 5, in <module>
+ValueError: not JSON"""
+
+
+def test_a_plain_python_traceback_folds_its_library_frames(page: Page, shot) -> None:
+    open_new_chat(page)
+    page.evaluate(
+        """async (stderr) => {
+        const { stepBlock } = await import("./render.js");
+        const step = {index: 0, code: "parse()", status: "Failure", stderr};
+        document.getElementById("messages").append(stepBlock(step, true));
+    }""",
+        PLAIN_TRACEBACK,
+    )
+    error = page.locator("details.step .stderr pre")
+    fold = error.get_by_role("button")
+    expect(fold).to_have_text("⋯ 2 frames in json")
+    folded = error.locator(".folded")
+    expect(folded).to_be_hidden()
+    expect(folded).to_contain_text("return _default_decoder.decode(s)")
+    for shown in ('File "<string>", line 3', "JSONDecodeError: Expecting value", "ValueError"):
+        expect(folded).not_to_contain_text(shown)
+        expect(error).to_contain_text(shown)
+    shot("plain-traceback")
+
+
 def test_an_html_table_from_code_is_a_table_without_its_scripts(page: Page, shot) -> None:
     """A step's HTML outputs (a DataFrame's table) are drawn by the page's own step renderer,
     run here in the browser on a step as the service sends it."""
