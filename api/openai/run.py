@@ -9,11 +9,11 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import StreamingResponse
 from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.messages import SystemMessage
 from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
+from sse_starlette import EventSourceResponse
 
 from api.images import image_bytes, image_name
 from api.openai.conversation import HEADER
@@ -47,6 +47,9 @@ class TurnUsage(UsageMetadataCallbackHandler):
             return None
         usage = self.usage_metadata.values()
         return sum(u["input_tokens"] for u in usage), sum(u["output_tokens"] for u in usage)
+
+
+KEEP_ALIVE_SECONDS = 15
 
 
 @dataclass
@@ -127,7 +130,17 @@ def answered(run: Run, payload: dict) -> Response:
     return Response(body, media_type="application/json", headers={HEADER: run.conversation.id})
 
 
-def streamed(run: Run, events: AsyncIterator[str]) -> StreamingResponse:
-    """Server-sent events, naming the conversation; proxies are asked not to buffer them."""
-    headers = {HEADER: run.conversation.id, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+def streamed(run: Run, events: AsyncIterator[str]) -> EventSourceResponse:
+    """Server-sent events, naming the conversation; proxies are asked not to buffer them.
+    Every KEEP_ALIVE_SECONDS a comment line (`: ping ...`, which SSE clients skip) keeps the
+    connection from looking idle while a python step runs for minutes: proxies, load
+    balancers and chat front-ends drop a silent one."""
+    headers = {HEADER: run.conversation.id, "Cache-Control": "no-cache"}
+    return EventSourceResponse(_bytes(events), headers=headers, ping=KEEP_ALIVE_SECONDS, sep="\n")
+
+
+async def _bytes(events: AsyncIterator[str]) -> AsyncGenerator[bytes]:
+    """The events as they are written (EventSourceResponse sends bytes unchanged)."""
+    async with aclosing(events):  # type: ignore[type-var]  # a generator
+        async for event in events:
+            yield event.encode()

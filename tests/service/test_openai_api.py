@@ -4,14 +4,16 @@ service, the scripted model and the real local pool."""
 import base64
 import json
 import re
+import time
 
 import httpx
 import openai
 import pytest
 
+from api.openai.run import KEEP_ALIVE_SECONDS
 from settings import Settings
 from tests.service.helpers import agent_requests, new_id, script_code_turn
-from tests.support.scripted_llm import Failure, Text, ToolCall
+from tests.support.scripted_llm import Failure, Text, ToolCall, arithmetic_brain
 
 FIGURE = re.compile(r"!\[Figure 1\]\((http://127\.0\.0\.1:\d+/conversations/[^)\s]+)\)")
 PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()"
@@ -90,12 +92,56 @@ def test_the_stream_is_server_sent_events_ending_in_done(azure_service, llm):
         azure_service.http() as http,
         http.stream("POST", "/v1/chat/completions", json=body, headers=headers) as response,
     ):
-        events = [line for line in response.iter_lines() if line]
+        # Comment lines (": ping ...") keep a slow stream alive; SSE clients skip them.
+        events = [line for line in response.iter_lines() if line and not line.startswith(":")]
     assert response.headers["content-type"].startswith("text/event-stream")
     assert response.headers["x-conversation-id"] == conversation
     assert all(line.startswith("data: ") for line in events)
     assert events[-1] == "data: [DONE]"
     assert json.loads(events[-2].removeprefix("data: "))["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_long_step_keeps_the_stream_alive(azure_service, llm):
+    script_code_turn(llm, f"import time\ntime.sleep({KEEP_ALIVE_SECONDS + 1})\n'slept'")
+    body = {"model": "code-interpreter", "messages": [user("wait")], "stream": True}
+    headers = {"X-Conversation-Id": new_id()}
+    with (
+        azure_service.http() as http,
+        http.stream("POST", "/v1/chat/completions", json=body, headers=headers) as response,
+    ):
+        lines = [line for line in response.iter_lines() if line]
+    pings = [line for line in lines if line.startswith(": ping")]
+    events = [line for line in lines if not line.startswith(":")]
+    assert pings  # sent while the step ran: the connection never looked idle
+    assert all(line.startswith("data: ") for line in events) and events[-1] == "data: [DONE]"
+    assert "slept" in "".join(events)
+
+
+def test_closing_the_stream_stops_the_code(client, azure_service, llm):
+    conversation = new_id()
+    code = "open('started', 'w').close()\nimport time\ntime.sleep(8)\nopen('finished', 'w').close()"
+    script_code_turn(llm, code)
+    body = {"model": "code-interpreter", "messages": [user("run it")], "stream": True}
+    with azure_service.http() as http:
+        headers = {"X-Conversation-Id": conversation}
+        with http.stream("POST", "/v1/chat/completions", json=body, headers=headers):
+            _wait_for_file(http, conversation, "started")
+    # The client went away mid-step. Had the code run on, it would be done after 10 s.
+    llm.reset(arithmetic_brain)  # the cut turn never asked for its scripted answer
+    script_code_turn(llm, "import os, time\ntime.sleep(10)\nsorted(os.listdir())")
+    listed, _ = ask(client, [user("list")], metadata={"conversation_id": conversation})
+
+    assert "'started'" in listed.choices[0].message.content
+    assert "finished" not in listed.choices[0].message.content
+
+
+def _wait_for_file(http: httpx.Client, conversation: str, name: str) -> None:
+    for _ in range(600):
+        files = http.get(f"/conversations/{conversation}/files")
+        if files.status_code == 200 and name in str(files.json()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never appeared")
 
 
 def test_a_turn_through_v1_is_a_conversation_like_any_other(client, azure_service, llm):
