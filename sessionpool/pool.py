@@ -20,6 +20,9 @@ NOTE = "[session pool]"
 REPLY_LIMIT = 64 * 1024 * 1024
 SMALL_REPLY = 4096
 INTERRUPTED = f"{NOTE} Interrupted on request; the session's variables are kept.\n"
+# Kernels being started at once: enough to overlap their waits in the kernel, few enough that
+# a burst does not make every start slower than starting them in turn.
+SPAWNS_AT_ONCE = 4
 
 
 class SessionLimitError(RuntimeError):
@@ -39,24 +42,30 @@ class Pool:
         self.sessions: dict[str, Session] = {}
         self._pending: dict[str, asyncio.Future] = {}
         self._ready: deque[KernelProcess] = deque()
+        self._waiting: deque[asyncio.Future[KernelProcess]] = deque()  # first come, first served
+        self._spawns: set[asyncio.Task] = set()
+        self._starting = 0  # kernels being started
+        self._resting = False  # after a failed start with nobody waiting: no retry for a second
         self._uids = itertools.count(1)
         self._tasks: list[asyncio.Task] = []
-        self._refill = asyncio.Event()
         self._interrupts: set[asyncio.Task] = set()
         self.stopping = False
+        self._closed = False
 
     async def start(self) -> None:
         await asyncio.to_thread(self.sandbox.start)
-        self._tasks = [
-            asyncio.create_task(self._keep_ready()),
-            asyncio.create_task(self._expire_idle()),
-        ]
-        self._refill.set()
+        self._tasks = [asyncio.create_task(self._expire_idle())]
+        self._top_up()
 
     async def stop(self) -> None:
+        self._closed = True
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Starts in flight finish within their hello timeout; their kernels are closed on arrival.
+        await asyncio.gather(*self._tasks, *self._spawns, return_exceptions=True)
+        for waiter in self._waiting:
+            if not waiter.done():
+                waiter.set_exception(SandboxError("the pool is stopping"))
         for session in list(self.sessions.values()):
             self._discard(session)
         while self._ready:
@@ -81,21 +90,76 @@ class Pool:
         return await asyncio.to_thread(self.sandbox.spawn, self._allocate_uid(), empty)
 
     async def _take_kernel(self) -> KernelProcess:
-        self._refill.set()
+        """A ready kernel, or the next one started: every start goes through `_top_up`, so a
+        burst of new sessions is served in order by starts that overlap, never more than
+        SPAWNS_AT_ONCE of them."""
         if self._ready:
-            return self._ready.popleft()
-        return await self._new_kernel()
+            kernel = self._ready.popleft()
+            self._top_up()
+            return kernel
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        self._top_up()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._hand_over(waiter.result())  # given just as the caller gave up: keep it
+            elif waiter in self._waiting:
+                self._waiting.remove(waiter)
+            raise
 
-    async def _keep_ready(self) -> None:
-        while True:
-            await self._refill.wait()
-            self._refill.clear()
-            while len(self._ready) < self.settings.ready_sessions:
-                try:
-                    self._ready.append(await self._new_kernel())
-                except SandboxError as error:
-                    log.error("could not start a ready session: %s", error)
-                    await asyncio.sleep(1)
+    def _top_up(self) -> None:
+        """Start kernels, several at once, until every waiting session will get one and the
+        ready set is full. A start spends most of its time blocked in the kernel (moving into
+        its cgroups, making namespaces), so starts that overlap finish sooner in total."""
+        if self._closed:
+            return
+        ready = 0 if self._resting else self.settings.ready_sessions
+        wanted = len(self._waiting) + ready - len(self._ready)
+        while self._starting < min(wanted, SPAWNS_AT_ONCE):
+            self._starting += 1
+            task = asyncio.create_task(self._start_one())
+            self._spawns.add(task)
+            task.add_done_callback(self._spawns.discard)
+
+    async def _start_one(self) -> None:
+        try:
+            kernel = await self._new_kernel()
+        except Exception as error:  # whatever failed, a waiting request answers, saying why
+            reason = error if isinstance(error, SandboxError) else SandboxError(repr(error))
+            waiter = next((w for w in self._waiting if not w.done()), None)
+            if waiter is not None:
+                self._waiting.remove(waiter)
+                waiter.set_exception(reason)
+            elif not self._closed:
+                log.error("could not start a ready session: %s", reason)
+                self._rest()
+        else:
+            self._hand_over(kernel)
+        finally:
+            self._starting -= 1
+        self._top_up()
+
+    def _hand_over(self, kernel: KernelProcess) -> None:
+        """To the longest-waiting session, else into the ready set."""
+        if self._closed:
+            kernel.close()
+            return
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(kernel)
+                return
+        self._ready.append(kernel)
+
+    def _rest(self) -> None:
+        def wake() -> None:
+            self._resting = False
+            self._top_up()
+
+        self._resting = True
+        asyncio.get_running_loop().call_later(1.0, wake)
 
     # --- sessions ------------------------------------------------------------------------
 
