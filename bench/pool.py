@@ -1,6 +1,12 @@
-"""`python -m bench.pool`: the local session pool side by side with one Jupyter kernel per session.
+"""`python -m bench.pool`: the local session pool against the README's targets, next to one
+Jupyter kernel per session, repeat by repeat (pool, then kernels, then the pool again, ...).
 
-Prints figures; asserts nothing. Sizes are flags, so `--quick` gives a rough picture fast.
+Each figure is printed as min / median / max over the repeats. First calls go to new
+identifiers, paced (open loop: one every 1/rate s whether or not the last answered, timed from
+when it was due) and back to back (one at a time); warm calls go to one session through a lean
+keep-alive client and through langchain-azure-dynamic-sessions' SessionsPythonREPLTool; memory
+is per idle session, in three parts: private pages, page tables, and kernel memory (slab,
+stacks) as the session's cgroup counts it. Prints figures; asserts nothing.
 """
 
 import argparse
@@ -12,11 +18,11 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -24,6 +30,7 @@ import httpx
 from bench.keepalive import KeepAliveConnection
 from sessionpool import runtime
 from sessionpool.linux import descendants, process_tree
+from sessionpool.settings import PoolSettings
 
 warnings.filterwarnings("ignore", message=".*langchain-azure-compute.*")
 from langchain_azure_dynamic_sessions import SessionsPythonREPLTool  # noqa: E402
@@ -32,61 +39,171 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRST_CODE = "import numpy, pandas, matplotlib.pyplot\n1 + 1"
 WARM_CODE = "1 + 1"
 GEN1 = {"api-version": "2024-02-02-preview"}
+GEN2 = {"api-version": "2025-02-02-preview"}
+MIB = 2**20
+# The README's targets for this 2-core machine (issue 14); printed, never asserted.
+TARGETS = {
+    "first call, paced p99": "<= 50 ms at 100/s",
+    "warm 1+1, keep-alive HTTP p50": "<= 1.5 ms",
+    "memory per idle session, total": "<= 8 MiB",
+    "live sessions that all answer": "500 of 500",
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.pool", description=__doc__)
-    parser.add_argument("--sessions", type=int, default=100, help="new sessions timed")
-    parser.add_argument("--interval", type=float, default=0.05, help="pause between new sessions")
-    parser.add_argument("--calls", type=int, default=1000, help="warm calls timed")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 64])
-    parser.add_argument("--duration", type=float, default=3.0, help="seconds per throughput run")
-    parser.add_argument("--idle", type=int, default=100, help="live sessions for memory")
+    parser.add_argument("--repeats", type=int, default=3, help="rounds, each pool then kernels")
+    parser.add_argument("--sessions", type=int, default=100, help="new sessions per first-call run")
+    parser.add_argument("--rate", type=float, default=100.0, help="new sessions per second, paced")
+    parser.add_argument("--calls", type=int, default=500, help="warm calls per client and round")
+    parser.add_argument("--idle", type=int, default=100, help="idle sessions weighed")
     parser.add_argument("--live", type=int, default=500, help="live sessions that must answer")
-    parser.add_argument("--ready", type=int, default=4, help="SESSION_POOL_READY_SESSIONS")
-    parser.add_argument("--baseline-sessions", type=int, default=30, help="kernels timed")
-    parser.add_argument("--baseline-calls", type=int, default=300)
+    parser.add_argument("--ready", type=int, help="SESSION_POOL_READY_SESSIONS (default: pool's)")
+    parser.add_argument("--baseline-sessions", type=int, default=10, help="kernels per round")
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.sessions, args.calls, args.idle, args.live, args.duration = 20, 200, 20, 40, 1.0
-        args.concurrency, args.baseline_sessions, args.baseline_calls = [4, 16], 5, 50
+        args.repeats, args.sessions, args.calls, args.idle, args.live = 2, 30, 100, 20, 40
+        args.baseline_sessions = 3
     return args
 
 
-def percentiles(samples: list[float]) -> str:
-    if not samples:
-        return "n/a"
-    ordered = sorted(samples)
+@dataclass
+class Figures:
+    """One column of the table: each figure's value per round."""
 
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+    rounds: dict[str, list[float]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
-    return f"{at(0.5):.2f} / {at(0.95):.2f} / {at(0.99):.2f} ms (n={len(samples)})"
+    def add(self, name: str, value: float) -> None:
+        self.rounds.setdefault(name, []).append(value)
 
+    def add_latencies(self, name: str, samples: list[float]) -> None:
+        """p50 and p99 of one round's samples (seconds), in ms."""
+        ordered = sorted(samples)
+        for q in (0.5, 0.99):
+            self.add(f"{name} p{round(q * 100)}", 1000 * ordered[int(q * (len(ordered) - 1))])
 
-def timed(function: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    function()
-    return time.perf_counter() - started
+    def cell(self, name: str) -> str:
+        if name in self.notes:
+            return self.notes[name]
+        values = self.rounds.get(name)
+        if not values:
+            return "n/a"
+        spread = (min(values), statistics.median(values), max(values))
+        return " / ".join(f"{v:.2f}" for v in spread)
 
 
 def private_bytes(pid: int) -> int:
     """USS: the pages only this process holds."""
+    fields = _fields(f"/proc/{pid}/smaps_rollup")
+    return sum(_kib(fields.get(k, "0 kB")) for k in ("Private_Clean", "Private_Dirty"))
+
+
+def page_table_bytes(pid: int) -> int:
+    return _kib(_fields(f"/proc/{pid}/status").get("VmPTE", "0 kB"))
+
+
+def _fields(path: str) -> dict[str, str]:
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as file:
-            fields = dict(line.split(":", 1) for line in file if ":" in line)
+        with open(path) as file:
+            return dict(line.split(":", 1) for line in file if ":" in line)
     except OSError:
-        return 0
-    return sum(int(fields[k].split()[0]) * 1024 for k in ("Private_Clean", "Private_Dirty"))
+        return {}
+
+
+def _kib(text: str) -> int:
+    return int(text.split()[0]) * 1024
+
+
+def kernel_bytes(pid: int, page_tables: int) -> int | None:
+    """Kernel memory (slab, stacks) charged to the cgroup of process `pid`, page tables not
+    counted twice; None without a memory cgroup of the session's own."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as file:
+            lines = [line.strip().split(":", 2) for line in file]
+    except OSError:
+        return None
+    for _, controllers, path in lines:
+        if "/session-" not in path:
+            continue
+        if controllers == "":  # v2: memory.stat breaks the kernel's part down itself
+            stat = _counters(f"/sys/fs/cgroup{path}/memory.stat")
+            return sum(stat.get(k, 0) for k in ("slab", "kernel_stack", "percpu", "sock"))
+        if "memory" in controllers.split(","):  # v1: kmem counts page tables too
+            kmem = Path(f"/sys/fs/cgroup/memory{path}/memory.kmem.usage_in_bytes")
+            try:
+                return max(0, int(kmem.read_text()) - page_tables)
+            except (OSError, ValueError):
+                return None
+    return None
+
+
+def _counters(path: str) -> dict[str, int]:
+    try:
+        with open(path) as file:
+            return {key: int(value) for key, value in (line.split() for line in file)}
+    except (OSError, ValueError):
+        return {}
+
+
+def weigh(sessions: list[list[int]], figures: Figures) -> None:
+    """Mean memory per session, in MiB: each session is its list of processes."""
+    private = [sum(map(private_bytes, s)) for s in sessions]
+    tables = [sum(map(page_table_bytes, s)) for s in sessions]
+    found = [kernel_bytes(s[0], t) for s, t in zip(sessions, tables, strict=True)]
+    kernel = [k for k in found if k is not None]
+    figures.add("memory per idle session, private", statistics.mean(private) / MIB)
+    figures.add("memory per idle session, page tables", statistics.mean(tables) / MIB)
+    total = statistics.mean(private) + statistics.mean(tables)
+    if len(kernel) == len(found):
+        figures.add("memory per idle session, kernel", statistics.mean(kernel) / MIB)
+        total += statistics.mean(kernel)
+    else:
+        figures.notes["memory per idle session, kernel"] = "n/a: no memory cgroup per session"
+    figures.add("memory per idle session, total", total / MIB)
 
 
 # --- the local pool ---------------------------------------------------------------------
 
 
+@dataclass
+class Pool:
+    endpoint: str
+    key: str
+    process: subprocess.Popen
+    ready: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def counts(self) -> dict[str, int]:
+        return httpx.get(f"{self.endpoint}/healthz").json()["sessions"]
+
+    def settle(self) -> None:
+        """Until the ready set is full again, so that every run starts from the same state."""
+        deadline = time.monotonic() + 60
+        while self.counts()["ready"] < self.ready and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+
+    def sessions(self) -> list[list[int]]:
+        """Each session's processes (its init and what runs below it), ready ones included."""
+        tree = process_tree()
+        fork_server = tree[self.process.pid][0]
+        tops = [p for p in tree.get(fork_server, []) if _in_own_pid_namespace(p)]
+        return [[top, *descendants(top)] for top in tops]
+
+
+def _in_own_pid_namespace(pid: int) -> bool:
+    """A session's top process (not the fork server of empty kernels)."""
+    return len(_fields(f"/proc/{pid}/status").get("NSpid", "").split()) > 1
+
+
 @contextmanager
-def running_pool(ready: int, max_sessions: int) -> Iterator[tuple[str, str, subprocess.Popen]]:
+def running_pool(ready: int | None, max_sessions: int) -> Iterator[Pool]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -94,25 +211,30 @@ def running_pool(ready: int, max_sessions: int) -> Iterator[tuple[str, str, subp
     env = {
         **os.environ,
         "SESSION_POOL_API_KEY": key,
-        "SESSION_POOL_READY_SESSIONS": str(ready),
         "SESSION_POOL_MAX_SESSIONS": str(max_sessions),
         "SESSION_POOL_LOG_LEVEL": "warning",
     }
+    if ready is not None:
+        env["SESSION_POOL_READY_SESSIONS"] = str(ready)
     args = [sys.executable, "-m", "sessionpool", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True
     )
     endpoint = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 httpx.get(f"{endpoint}/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        time.sleep(1)  # let the ready sessions fill
-        yield endpoint, key, proc
+        if proc.poll() is not None:
+            raise RuntimeError(f"the pool exited with {proc.returncode}")
+        default = PoolSettings.model_fields["ready_sessions"].default
+        pool = Pool(endpoint, key, proc, default if ready is None else ready)
+        pool.settle()
+        yield pool
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -122,136 +244,117 @@ def running_pool(ready: int, max_sessions: int) -> Iterator[tuple[str, str, subp
             proc.wait()
 
 
-def measure_pool(args: argparse.Namespace) -> dict[str, str]:
-    figures = {}
-    needed = max(args.sessions, args.idle, args.live, max(args.concurrency)) + 10
-    with running_pool(args.ready, needed) as (endpoint, key, proc):
+async def _first_calls(pool: Pool, identifiers: list[str], rate: float | None) -> list[float]:
+    """Seconds each first call took: paced at `rate` (timed from when it was due), or one after
+    another on one connection when `rate` is None. Each must succeed."""
+    idle: list[KeepAliveConnection] = []
+    body = {"properties": {"code": FIRST_CODE}}
 
-        def tool(identifier: str) -> SessionsPythonREPLTool:
-            return SessionsPythonREPLTool(
-                pool_management_endpoint=endpoint,
-                access_token_provider=lambda: key,
-                session_id=identifier,
-            )
-
-        first = []
-        for index in range(args.sessions):
-            session = tool(f"first-{index}")
-            first.append(timed(lambda s=session: s.execute(FIRST_CODE)))
-            time.sleep(args.interval)
-        figures["first call, new identifier"] = percentiles(first)
-        _delete_all(endpoint, key, [f"first-{i}" for i in range(args.sessions)])
-
-        warm_tool = tool("warm")
-        warm_tool.execute(WARM_CODE)
-        figures["warm 1+1, official client"] = percentiles(
-            [timed(lambda: warm_tool.execute(WARM_CODE)) for _ in range(args.calls)]
-        )
-        with httpx.Client(base_url=endpoint, headers={"Authorization": f"Bearer {key}"}) as http:
-            params = GEN1 | {"identifier": "warm"}
-            body = {"properties": {"code": WARM_CODE}}
-            figures["warm 1+1, keep-alive HTTP"] = percentiles(
-                [
-                    timed(lambda: http.post("/code/execute", params=params, json=body))
-                    for _ in range(args.calls)
-                ]
-            )
-        for level in args.concurrency:
-            rate = asyncio.run(_pool_throughput(endpoint, key, level, args.duration))
-            figures[f"throughput, {level} sessions"] = f"{rate:,.0f} calls/s"
-        figures["private memory per idle session"] = _pool_memory(endpoint, key, proc, args.idle)
-        figures[f"{args.live} live sessions"] = _live_sessions(endpoint, key, proc, args.live)
-    return figures
-
-
-def _delete_all(endpoint: str, key: str, identifiers: list[str]) -> None:
-    with httpx.Client(base_url=endpoint, headers={"Authorization": f"Bearer {key}"}) as http:
-        for identifier in identifiers:
-            http.delete(
-                "/session", params={"identifier": identifier, "api-version": "2025-02-02-preview"}
-            )
-
-
-async def _pool_throughput(endpoint: str, key: str, level: int, duration: float) -> float:
-    """Calls per second from `level` sessions at once, each on its own keep-alive connection."""
-    headers = {"Authorization": f"Bearer {key}"}
-    identifiers = [f"load-{level}-{i}" for i in range(level)]
-    connections = [KeepAliveConnection(endpoint, headers) for _ in identifiers]
-
-    async def call(connection: KeepAliveConnection, identifier: str) -> None:
+    async def call(identifier: str, due: float) -> float:
+        connection = idle.pop() if idle else KeepAliveConnection(pool.endpoint, pool.headers)
         params = GEN1 | {"identifier": identifier}
-        body = {"properties": {"code": WARM_CODE}}
-        status, _ = await connection.request("POST", "/code/execute", params, body)
-        if status != 200:
-            raise RuntimeError(f"the pool answered {status}")
-
-    # Every session created first, on another client: a keep-alive connection left idle while
-    # the others' sessions start (seconds on a loaded machine) would be closed by the server.
-    await asyncio.to_thread(_open_sessions, endpoint, key, identifiers)
-    done = 0
-    deadline = time.perf_counter() + duration
-
-    async def worker(connection: KeepAliveConnection, identifier: str) -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
-            await call(connection, identifier)
-            done += 1
+        status, answer = await connection.request("POST", "/code/execute", params, body)
+        took = time.perf_counter() - due
+        idle.append(connection)
+        if status != 200 or b'"Success"' not in answer:
+            raise RuntimeError(f"a first call failed: {status} {answer[:300]!r}")
+        return took
 
     started = time.perf_counter()
-    await asyncio.gather(*map(worker, connections, identifiers))
-    elapsed = time.perf_counter() - started
-    for connection in connections:
+    if rate is None:
+        samples = [await call(i, time.perf_counter()) for i in identifiers]
+    else:
+
+        async def paced(index: int, identifier: str) -> float:
+            due = started + index / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            return await call(identifier, due)
+
+        samples = await asyncio.gather(*(paced(i, s) for i, s in enumerate(identifiers)))
+    for connection in idle:
         await connection.close()
-    _delete_all(endpoint, key, identifiers)
-    return done / elapsed
+    return list(samples)
 
 
-def _open_sessions(endpoint: str, key: str, identifiers: list[str]) -> int:
-    """Run FIRST_CODE in each session (creating it); how many answered with success."""
-    with httpx.Client(
-        base_url=endpoint, headers={"Authorization": f"Bearer {key}"}, timeout=60
-    ) as http:
-        answers = [
-            http.post(
-                "/code/execute",
-                params=GEN1 | {"identifier": identifier},
-                json={"properties": {"code": FIRST_CODE}},
-            )
-            for identifier in identifiers
-        ]
-    succeeded = [
-        a.status_code == 200 and a.json()["properties"]["status"] == "Success" for a in answers
-    ]
-    return sum(succeeded)
+async def _warm_calls(pool: Pool, identifier: str, calls: int) -> list[float]:
+    connection = KeepAliveConnection(pool.endpoint, pool.headers)
+    params, body = GEN1 | {"identifier": identifier}, {"properties": {"code": WARM_CODE}}
+    await connection.request("POST", "/code/execute", params, body)
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        await connection.request("POST", "/code/execute", params, body)
+        samples.append(time.perf_counter() - started)
+    await connection.close()
+    return samples
 
 
-def _session_memory(endpoint: str, key: str, proc: subprocess.Popen) -> tuple[int, int, int]:
-    """(sessions held, their private bytes, their processes), ready sessions included."""
-    time.sleep(1)
-    counts = httpx.get(f"{endpoint}/healthz").json()["sessions"]
-    # Sessions hang below the fork server, the pool's only child process.
-    processes = [p for z in process_tree().get(proc.pid, []) for p in descendants(z)]
-    total = sum(private_bytes(p) for p in processes)
-    return counts["live"] + counts["ready"], total, len(processes)
+async def _open_sessions(pool: Pool, identifiers: list[str], connections: int = 8) -> int:
+    """Run FIRST_CODE in each session (creating it), a few at once; how many succeeded."""
+    queue = list(reversed(identifiers))
+    succeeded = 0
+
+    async def worker() -> None:
+        nonlocal succeeded
+        connection = KeepAliveConnection(pool.endpoint, pool.headers)
+        body = {"properties": {"code": FIRST_CODE}}
+        while queue:
+            params = GEN1 | {"identifier": queue.pop()}
+            status, answer = await connection.request("POST", "/code/execute", params, body)
+            succeeded += status == 200 and b'"Success"' in answer
+        await connection.close()
+
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return succeeded
 
 
-def _pool_memory(endpoint: str, key: str, proc: subprocess.Popen, idle: int) -> str:
-    _open_sessions(endpoint, key, [f"idle-{i}" for i in range(idle)])
-    holders, total, processes = _session_memory(endpoint, key, proc)
-    per_session = total / max(holders, 1) / 2**20
-    return f"{per_session:.1f} MiB ({holders} sessions incl. ready ones, {processes} processes)"
+def _delete(pool: Pool, identifiers: list[str]) -> None:
+    with httpx.Client(base_url=pool.endpoint, headers=pool.headers) as http:
+        for identifier in identifiers:
+            http.delete("/session", params=GEN2 | {"identifier": identifier})
 
 
-def _live_sessions(endpoint: str, key: str, proc: subprocess.Popen, live: int) -> str:
-    """Grow to `live` sessions, then check that every one of them still answers."""
-    identifiers = [f"idle-{i}" for i in range(live)]  # the first ones exist already
-    _open_sessions(endpoint, key, identifiers)
-    answered = _open_sessions(endpoint, key, identifiers)
-    holders, total, processes = _session_memory(endpoint, key, proc)
-    return (
-        f"{answered} of {live} answer; {total / 2**30:.2f} GiB private memory "
-        f"({holders} sessions incl. ready ones, {processes} processes)"
+def pool_round(pool: Pool, args: argparse.Namespace, number: int, figures: Figures) -> None:
+    for label, rate in (("paced", args.rate), ("back to back", None)):
+        identifiers = [f"first-{number}-{label[0]}-{i}" for i in range(args.sessions)]
+        samples = asyncio.run(_first_calls(pool, identifiers, rate))
+        figures.add_latencies(f"first call, {label}", samples)
+        _delete(pool, identifiers)
+        pool.settle()
+    warm = f"warm-{number}"
+    figures.add_latencies(
+        "warm 1+1, keep-alive HTTP", asyncio.run(_warm_calls(pool, warm, args.calls))
     )
+    tool = SessionsPythonREPLTool(
+        pool_management_endpoint=pool.endpoint,
+        access_token_provider=lambda: pool.key,
+        session_id=warm,
+    )
+    samples = []
+    for _ in range(args.calls):
+        started = time.perf_counter()
+        tool.execute(WARM_CODE)
+        samples.append(time.perf_counter() - started)
+    figures.add_latencies("warm 1+1, official tool", samples)
+    idle = [f"idle-{number}-{i}" for i in range(args.idle)]
+    asyncio.run(_open_sessions(pool, idle))
+    time.sleep(1)
+    weigh(pool.sessions(), figures)
+    _delete(pool, [*idle, warm])
+    pool.settle()
+
+
+def live_sessions(pool: Pool, live: int, figures: Figures) -> None:
+    """Grow to `live` sessions, then check that every one of them still answers."""
+    identifiers = [f"live-{i}" for i in range(live)]
+    asyncio.run(_open_sessions(pool, identifiers))
+    answered = asyncio.run(_open_sessions(pool, identifiers))
+    held = pool.sessions()
+    total = sum(private_bytes(p) for s in held for p in s)
+    figures.notes["live sessions that all answer"] = (
+        f"{answered} of {live} ({total / 2**30:.2f} GiB private, {len(held)} sessions held)"
+    )
+    _delete(pool, identifiers)
 
 
 # --- the baseline: one Jupyter kernel per session -----------------------------------------
@@ -272,8 +375,7 @@ def _run(client, code: str) -> None:
     client.execute_interactive(code, timeout=120, output_hook=lambda message: None)
 
 
-def measure_baseline(args: argparse.Namespace) -> dict[str, str]:
-    figures = {}
+def baseline_round(args: argparse.Namespace, figures: Figures) -> None:
     kernels = []
     first = []
     try:
@@ -283,72 +385,80 @@ def measure_baseline(args: argparse.Namespace) -> dict[str, str]:
             _run(client, FIRST_CODE)
             first.append(time.perf_counter() - started)
             kernels.append((manager, client))
-        figures["first call, new identifier"] = percentiles(first)
+        figures.add_latencies("first call, back to back", first)
         client = kernels[0][1]
-        warm = [timed(lambda: _run(client, WARM_CODE)) for _ in range(args.baseline_calls)]
-        figures["warm 1+1, official client"] = "n/a (no HTTP API)"
-        figures["warm 1+1, keep-alive HTTP"] = "n/a"
-        figures["warm 1+1, kernel client"] = percentiles(warm)
-        pids = [m.provisioner.process.pid for m, _ in kernels]
-        mean = statistics.mean(private_bytes(p) for p in pids) / 2**20
-        figures["private memory per idle session"] = f"{mean:.1f} MiB ({len(pids)} kernels)"
-        estimate = mean * args.live / 1024
-        figures[f"{args.live} live sessions"] = f"not tried: about {estimate:.0f} GiB of kernels"
-        for level in args.concurrency:
-            while len(kernels) < level:
-                kernels.append(_start_kernel())
-            rate = _baseline_throughput([c for _, c in kernels[:level]], args.duration)
-            figures[f"throughput, {level} sessions"] = f"{rate:,.0f} calls/s"
+        warm = []
+        for _ in range(min(args.calls, 200)):
+            started = time.perf_counter()
+            _run(client, WARM_CODE)
+            warm.append(time.perf_counter() - started)
+        figures.add_latencies("warm 1+1, keep-alive HTTP", warm)
+        weigh([[m.provisioner.process.pid] for m, _ in kernels], figures)
     finally:
         for manager, client in kernels:
             client.stop_channels()
             manager.shutdown_kernel(now=True)
-    return figures
 
 
-def _baseline_throughput(clients: list, duration: float) -> float:
-    done = [0] * len(clients)
-    deadline = time.perf_counter() + duration
-
-    def worker(index: int) -> None:
-        while time.perf_counter() < deadline:
-            _run(clients[index], WARM_CODE)
-            done[index] += 1
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(clients))]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(done) / (time.perf_counter() - started)
+BASELINE_NOTES = {
+    "first call, paced p50": "n/a: a kernel takes ~1 s to start",
+    "first call, paced p99": "n/a",
+    "warm 1+1, keep-alive HTTP p50": "",  # measured: through jupyter_client over ZeroMQ
+    "warm 1+1, official tool p50": "n/a: no HTTP API",
+    "warm 1+1, official tool p99": "n/a",
+    "memory per idle session, kernel": "n/a: no cgroup per kernel",
+    "live sessions that all answer": "not tried",
+}
 
 
-def print_table(pool: dict[str, str], baseline: dict[str, str]) -> None:
-    rows = list(pool) + [k for k in baseline if k not in pool]
-    width = max(len(r) for r in rows) + 2
-    column = max([len(v) for v in (*pool.values(), *baseline.values())] + [24]) + 2
-    print(f"\n{'figure':<{width}}{'local session pool':<{column}}one Jupyter kernel per session")
-    print("-" * (width + 2 * column))
-    for row in rows:
-        print(f"{row:<{width}}{pool.get(row, 'n/a'):<{column}}{baseline.get(row, 'skipped')}")
+def print_table(pool: Figures, baseline: Figures | None, args: argparse.Namespace) -> None:
+    rows = list(pool.rounds) + [n for n in pool.notes if n not in pool.rounds]
+    cells = [(row, pool.cell(row), _baseline_cell(baseline, row), _target(row)) for row in rows]
+    header = ("figure", "local session pool", "one Jupyter kernel per session", "target")
+    widths = [max(len(str(c[i])) for c in [header, *cells]) + 2 for i in range(4)]
+    print()
+    for line in [header, tuple("-" * (w - 2) for w in widths), *cells]:
+        print("".join(f"{str(c):<{w}}" for c, w in zip(line, widths, strict=True)).rstrip())
     print(
-        "\nlatencies are p50 / p95 / p99; first call runs "
-        f"{FIRST_CODE!r} on a new identifier;\ntargets (2-core machine): first call p50 <= 10 ms, "
-        "warm p50 <= 1.5 ms over keep-alive HTTP, <= 8 MiB private memory per idle session, "
-        "500 live sessions"
+        f"\nmin / median / max over {args.repeats} rounds (pool and kernels interleaved); "
+        "latencies in ms (p50 and p99 of each round), memory in MiB.\n"
+        f"first calls run {FIRST_CODE!r} on a new identifier: {args.sessions} per run, paced at "
+        f"{args.rate:g}/s or back to back; warm calls {WARM_CODE!r}, {args.calls} per client "
+        "(the kernels' through jupyter_client over ZeroMQ).\nmemory: mean over "
+        f"{args.idle} idle sessions plus the ready ones; kernel = slab and stacks charged to "
+        f"the session's cgroup. {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f} at the end. Targets are the README's, never asserted."
     )
+
+
+def _baseline_cell(baseline: Figures | None, row: str) -> str:
+    if baseline is None:
+        return "skipped"
+    if row in baseline.rounds:
+        return baseline.cell(row)
+    return BASELINE_NOTES.get(row) or "n/a"
+
+
+def _target(row: str) -> str:
+    return TARGETS.get(row, "")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"benchmarking the local session pool on {os.cpu_count()} CPUs ...", flush=True)
-    pool = measure_pool(args)
-    baseline = {}
-    if not args.skip_baseline:
-        print("benchmarking the baseline: one Jupyter kernel per session ...", flush=True)
-        baseline = measure_baseline(args)
-    print_table(pool, baseline)
+    pool_figures = Figures()
+    baseline = None if args.skip_baseline else Figures()
+    needed = max(2 * args.sessions, args.idle + 1, args.live) + 10
+    with running_pool(args.ready, needed) as pool:
+        for number in range(args.repeats):
+            print(f"round {number + 1} of {args.repeats}: the pool ...", flush=True)
+            pool_round(pool, args, number, pool_figures)
+            if baseline is not None:
+                print(f"round {number + 1} of {args.repeats}: Jupyter kernels ...", flush=True)
+                baseline_round(args, baseline)
+        print(f"{args.live} live sessions ...", flush=True)
+        live_sessions(pool, args.live, pool_figures)
+    print_table(pool_figures, baseline, args)
     return 0
 
 

@@ -20,9 +20,10 @@ NOTE = "[session pool]"
 REPLY_LIMIT = 64 * 1024 * 1024
 SMALL_REPLY = 4096
 INTERRUPTED = f"{NOTE} Interrupted on request; the session's variables are kept.\n"
-# Kernels being started at once: enough to overlap their waits in the kernel, few enough that
-# a burst does not make every start slower than starting them in turn.
-SPAWNS_AT_ONCE = 4
+# Kernels being started at once: one per core. A start waits on the kernel part of its time
+# (moving into its cgroups, making namespaces), which others overlap; more at once on a busy
+# machine only make the first of them, which a request waits for, finish later.
+SPAWNS_AT_ONCE = max(2, os.cpu_count() or 1)
 
 
 class SessionLimitError(RuntimeError):
@@ -91,8 +92,8 @@ class Pool:
 
     async def _take_kernel(self) -> KernelProcess:
         """A ready kernel, or the next one started: every start goes through `_top_up`, so a
-        burst of new sessions is served in order by starts that overlap, never more than
-        SPAWNS_AT_ONCE of them."""
+        burst of new sessions is served in order of arrival by at most SPAWNS_AT_ONCE starts
+        that overlap."""
         if self._ready:
             kernel = self._ready.popleft()
             self._top_up()
@@ -111,8 +112,7 @@ class Pool:
 
     def _top_up(self) -> None:
         """Start kernels, several at once, until every waiting session will get one and the
-        ready set is full. A start spends most of its time blocked in the kernel (moving into
-        its cgroups, making namespaces), so starts that overlap finish sooner in total."""
+        ready set is full."""
         if self._closed:
             return
         ready = 0 if self._resting else self.settings.ready_sessions
