@@ -172,4 +172,3 @@ def _session_groups_left(pool: PoolClient, processes: dict[int, str]) -> set[str
                     return left
                 time.sleep(0.2)
     return set(processes.values())
-
