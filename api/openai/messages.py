@@ -6,7 +6,7 @@ file is in the code session; the files of the user's new message go there
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from agents.schemas import encodable
-from api.openai.attachments import FILE_PARTS, Attachment, attachment, file_name
+from api.openai.attachments import ATTACHED_PARTS, Attachment, attachment, file_name
 from api.openai.errors import OpenAIError
 from api.openai.schemas import ChatMessage
 
@@ -23,12 +23,12 @@ def text_of(message: ChatMessage, index: int, field: str = "messages") -> str:
         for number, part in enumerate(content):
             param = f"{field}[{index}].content[{number}]"
             text = part.get("text")
-            if part.get("type") in FILE_PARTS:
+            if part.get("type") in ATTACHED_PARTS:
                 text = f"[attached file: /mnt/data/{file_name(part, param)}]"
             elif part.get("type") not in TEXT_PARTS or not isinstance(text, str):
                 raise OpenAIError(
                     f"content parts of type {part.get('type')!r} are not supported: this "
-                    "service reads text, and files as file parts (filename and file_data)",
+                    "service reads text, and files and images into /mnt/data",
                     param=param,
                     code="unsupported_content",
                 )
@@ -68,7 +68,7 @@ def attachments(messages: list[ChatMessage], max_bytes: int, field: str) -> list
     return [
         attachment(part, f"{field}[{index}].content[{number}]", max_bytes)
         for number, part in parts
-        if part.get("type") in FILE_PARTS
+        if part.get("type") in ATTACHED_PARTS
     ]
 
 

@@ -250,6 +250,22 @@ def test_a_file_part_goes_into_the_code_session(client, azure_service, llm):
     assert kept.content == csv
 
 
+def test_an_image_part_is_a_file_named_after_its_content(client, azure_service, llm):
+    conversation = new_id()
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+    url = f"data:image/png;base64,{base64.b64encode(png).decode()}"
+    llm.script(ToolCall("RouteDecision", {"route": "chat"}), Text("A picture."))
+    question = [{"type": "text", "text": "What is this?"}, image_part(url)]
+    ask(client, [{"role": "user", "content": question}], metadata={"conversation_id": conversation})
+
+    with azure_service.http() as http:
+        (listed,) = http.get(f"/conversations/{conversation}/files").json()["files"]
+        kept = http.get(f"/conversations/{conversation}/files/{listed['name']}").content
+    assert re.fullmatch(r"image-[0-9a-f]{12}\.png", listed["name"]) and kept == png
+    asked = str(llm.requests[-2]["body"]["messages"][-1]["content"])
+    assert f"[attached file: /mnt/data/{listed['name']}]" in asked
+
+
 def test_stop_sequences_end_the_answer(client, llm):
     llm.script(ToolCall("RouteDecision", {"route": "chat"}), Text("Hello there. END of it"))
     completion, _ = ask(
@@ -291,6 +307,10 @@ def file_part(name: str, data: str) -> dict:
     return {"type": "file", "file": {"filename": name, "file_data": data}}
 
 
+def image_part(url: str) -> dict:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
 REFUSED = [
     ({"temperature": 0.2}, 400, "temperature", "cannot be set per request"),
     ({"tools": [{"type": "function", "function": {"name": "f"}}]}, 400, "tools", "not supported"),
@@ -301,10 +321,16 @@ REFUSED = [
     ({"messages": [{"role": "assistant", "content": "hi"}]}, 400, "messages[0].role", "user's"),
     ({"messages": [{"role": "wizard", "content": "hi"}]}, 400, "messages[0].role", "Input should"),
     (
-        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+        {"messages": [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}]},
         400,
         "messages[0].content[0]",
         "reads text",
+    ),
+    (
+        {"messages": [{"role": "user", "content": [image_part("https://example.com/a.png")]}]},
+        400,
+        "messages[0].content[0]",
+        "does not fetch URLs",
     ),
     (
         {"messages": [{"role": "user", "content": [file_part("a.csv", "not base64!")]}]},
