@@ -106,7 +106,8 @@ def model_errors(retries: int) -> Iterator[None]:
 
 def model_error(error: openai.APIError, retries: int) -> ModelUnavailable:
     """The client-facing error for the OpenAI client's last failure."""
-    return ModelUnavailable(f"the model did not answer ({_reason(error)}) after {retries} retries")
+    tries = "1 retry" if retries == 1 else f"{retries} retries"
+    return ModelUnavailable(f"the model did not answer ({_reason(error)}) after {tries}")
 
 
 def _reason(error: openai.APIError) -> str:

@@ -95,8 +95,9 @@ export function messageFor(status, rawDetail) {
   if (status === 500 || !detail) {
     return `The service failed (${status}) and logged the cause. Try again; if it keeps failing, the service log says why.`;
   }
-  // 502-504: the service's own words name the backend (the model, the code session pool).
-  return `${sentence(detail)} (${status}). Try again in a moment.`;
+  // 502-504: the service's own words name the backend (the model, the code session pool) and
+  // its failure; the service's own status code would only add a second, confusing number.
+  return `${sentence(detail)}. Try again in a moment.`;
 }
 
 function sentence(text) {

@@ -16,21 +16,28 @@ export function dayGroup(date, now = new Date()) {
   return date.toLocaleDateString(undefined, { month: "long", year: "numeric" });
 }
 
-function when(date, now = new Date()) {
+function when(date, now = new Date(), seconds = false) {
   const sameDay = date.toDateString() === now.toDateString();
-  const time = date.toLocaleTimeString(undefined, { hour: "numeric", minute: "2-digit" });
+  const clock = { hour: "numeric", minute: "2-digit", ...(seconds ? { second: "2-digit" } : {}) };
+  const time = date.toLocaleTimeString(undefined, clock);
   return sameDay ? time : `${date.toLocaleDateString(undefined, { day: "numeric", month: "short" })} ${time}`;
 }
 
-/** What tells each conversation apart: its title, and its time when another has the same title. */
+/** What tells each conversation apart: its title, and its time when another has the same title
+ *  (to the second when they were started in the same minute). */
 export function distinctTitles(conversations) {
-  const count = new Map();
-  for (const c of conversations) count.set(titleOf(c), (count.get(titleOf(c)) || 0) + 1);
+  const count = (keys) => keys.reduce((seen, key) => seen.set(key, (seen.get(key) || 0) + 1), new Map());
+  const titles = count(conversations.map(titleOf));
+  const dated = conversations.map((c) => {
+    const time = c.created_at || c.updated_at;
+    const shared = titles.get(titleOf(c)) > 1 && time;
+    return { c, date: shared ? new Date(time) : null };
+  });
+  const minutes = count(dated.map(({ c, date }) => (date ? `${titleOf(c)} · ${when(date)}` : "")));
   return new Map(
-    conversations.map((c) => {
-      const time = c.created_at || c.updated_at;
-      const shared = count.get(titleOf(c)) > 1 && time;
-      return [c.id, { title: titleOf(c), when: shared ? when(new Date(time)) : "" }];
+    dated.map(({ c, date }) => {
+      const sameMinute = date && minutes.get(`${titleOf(c)} · ${when(date)}`) > 1;
+      return [c.id, { title: titleOf(c), when: date ? when(date, new Date(), sameMinute) : "" }];
     }),
   );
 }

@@ -13,6 +13,7 @@ def test_same_titles_get_their_time_and_search_filters(page: Page, shot, llm) ->
     twin, other = f"What is {n} * 5?", f"What is {n} + 1?"
     open_new_chat(page)
     ask(page, twin)
+    page.wait_for_timeout(1_100)  # the twins start in different seconds (the list's precision)
     page.get_by_role("button", name="New conversation").click()
     ask(page, twin)
     page.get_by_role("button", name="New conversation").click()
@@ -22,6 +23,9 @@ def test_same_titles_get_their_time_and_search_filters(page: Page, shot, llm) ->
     expect(history.get_by_role("heading", name="Today")).to_be_visible()
     twins = history.get_by_role("button", name=re.compile(rf"^What is {n} \* 5\? · \d"))
     expect(twins).to_have_count(2)
+    # Started within the same minute, they are still told apart (to the second).
+    first, second = (twin.text_content() for twin in twins.all())
+    assert first != second
     expect(history.get_by_role("button", name=other, exact=True)).to_be_visible()
     shot("list")
 

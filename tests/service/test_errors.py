@@ -81,7 +81,7 @@ def test_model_that_keeps_failing_is_reported_clearly(azure_service, llm, failur
     response = _post_chat(azure_service, {"input": {"message": "hi"}, "config": config(new_id())})
 
     _assert_clear(response, 502, words)
-    assert "after 1 retries" in response.text
+    assert "after 1 retry" in response.text
     assert len(llm.requests) == 2  # the first try and one retry
 
 
