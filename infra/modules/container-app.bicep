@@ -95,6 +95,13 @@ var settingsEnv = [
     name: 'DATA_DIR'
     value: '/app/data'
   }
+  // The app's own HTTPS address (external ingress: <app>.<environment's domain>): the ingress
+  // ends TLS, so the requests the app sees are http. Links in answers and MCP's sign-in
+  // metadata must name the address clients dial.
+  {
+    name: 'PUBLIC_BASE_URL'
+    value: 'https://${appName}.${environment.properties.defaultDomain}'
+  }
 ]
 var databaseEnv = empty(databaseUrl) ? [] : [
   {

@@ -70,6 +70,12 @@ def test_callers_can_be_authenticated(bicep):
     assert {"ENTRA_REQUIRED_SCOPES", "ENTRA_REQUIRED_ROLES"} <= names
 
 
+def test_links_and_sign_in_metadata_name_the_apps_https_address(bicep):
+    entries = _env_entries(_container(bicep)["env"], bicep[APP]["variables"])
+    (public,) = [entry["value"] for entry in entries if entry["name"] == "PUBLIC_BASE_URL"]
+    assert "https://" in json.dumps(public) and "defaultDomain" in json.dumps(public)
+
+
 def test_browsers_keep_to_the_replica_that_signed_them_in(bicep):
     # No SESSION_SECRET is shared between replicas: each signs sessions with its own key.
     assert "SESSION_SECRET" not in _app_env_names(bicep)
