@@ -25,6 +25,9 @@ from conversations import Conversation
 from llms import model_errors
 from wiring import Services
 
+# A streamed answer sends an SSE comment this often, so a long python step never looks idle.
+KEEP_ALIVE_SECONDS = 15
+
 
 class TurnUsage(UsageMetadataCallbackHandler):
     """The tokens of every model call of a turn (routing, each agent step, the answer)."""
@@ -47,9 +50,6 @@ class TurnUsage(UsageMetadataCallbackHandler):
             return None
         usage = self.usage_metadata.values()
         return sum(u["input_tokens"] for u in usage), sum(u["output_tokens"] for u in usage)
-
-
-KEEP_ALIVE_SECONDS = 15
 
 
 @dataclass
