@@ -135,7 +135,7 @@ class Authenticator:
                 raise Unauthorized("invalid or expired token", invalid=True) from exc
             except NotPermitted as exc:
                 log.info("refused an Entra ID token: %s", exc)
-                raise Forbidden(str(exc), self._entra.required()) from exc
+                raise Forbidden(str(exc), self._entra.challenge_scope) from exc
             return SignedIn(caller.user, "entra", caller.expires_at)
         if "api_key" in self.methods:
             return SignedIn(self._check_api_key(credential), "api_key", KEYS_DO_NOT_EXPIRE)

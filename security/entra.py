@@ -35,6 +35,14 @@ class EntraCaller:
     expires_at: int  # the token's `exp`, Unix time
 
 
+def requestable_scopes(audience: str, scopes: Iterable[str]) -> list[str]:
+    """`scopes` as a client asks Entra ID for them: the API's Application ID URI, a slash, the
+    permission's name (`api://<app>/access_as_user`); a bare name is not issued."""
+    first = audience.split(",")[0].strip()
+    app_id_uri = first if "://" in first else f"api://{first}"
+    return [f"{app_id_uri}/{scope}" for scope in scopes]
+
+
 class EntraTokenVerifier:
     """Checks tokens issued by one tenant for one API; blocking (fetches keys), run in a thread.
 
@@ -63,6 +71,12 @@ class EntraTokenVerifier:
         self._keys = PyJWKClient(url, cache_keys=True, timeout=5, cooldown_duration=60)
         self._scopes, self._roles = frozenset(scopes), frozenset(roles)
         self._allow_guests = allow_guests
+        # What a refused client should ask for: the delegated permissions by their full names,
+        # or, for app roles alone, the API's `.default` (the roles its app was granted).
+        self.challenge_scope = " ".join(
+            requestable_scopes(audience, sorted(self._scopes))
+            or requestable_scopes(audience, [".default"])
+        )
 
     def verify(self, token: str) -> EntraCaller:
         """The caller, or InvalidToken / KeysUnavailable / NotPermitted."""
@@ -78,7 +92,7 @@ class EntraTokenVerifier:
         return EntraCaller(f"entra:{claims['oid']}", int(claims["exp"]))
 
     def required(self) -> str:
-        """What a token must hold, as RFC 6750's `scope` would list it."""
+        """What a token must hold: one of these scopes or app roles."""
         return " ".join(sorted(self._scopes | self._roles))
 
     def _claims(self, token: str) -> dict:

@@ -9,7 +9,7 @@ from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl
 from starlette.routing import Route
 
-from security.entra import issuer
+from security.entra import issuer, requestable_scopes
 from security.links import Links
 from settings import Settings
 
@@ -22,10 +22,7 @@ class ResourceMetadata:
     def __init__(self, settings: Settings, links: Links, path: str) -> None:
         assert settings.entra_tenant_id and settings.entra_audience
         self._authorization_server = issuer(settings.entra_tenant_id)
-        # Entra ID names a delegated permission by the API's Application ID URI and its name.
-        audience = settings.entra_audience.split(",")[0].strip()
-        app_id_uri = audience if "://" in audience else f"api://{audience}"
-        self._scopes = [f"{app_id_uri}/{scope}" for scope in settings.entra_required_scopes]
+        self._scopes = requestable_scopes(settings.entra_audience, settings.entra_required_scopes)
         self._links = links
         self._path = path
 

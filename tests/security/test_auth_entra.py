@@ -21,6 +21,7 @@ from fastapi import Depends, FastAPI
 from jwt.algorithms import RSAAlgorithm
 
 from pages import WEB_DIR
+from security.entra import EntraTokenVerifier
 from security.guards import build_guards
 from security.sessions import SESSION_COOKIE
 from security.signin import install_signin
@@ -223,7 +224,8 @@ def test_a_token_without_them_is_forbidden(service: str, lacking: dict) -> None:
     response = call(service, token(**lacking))
     assert response.status_code == 403
     challenge = response.headers["www-authenticate"]
-    assert 'error="insufficient_scope"' in challenge and f'scope="{ROLE} {SCOPE}"' in challenge
+    # The scope a client asks Entra ID for, by its full name; the message names roles too.
+    assert 'error="insufficient_scope"' in challenge and f'scope="{AUDIENCE}/{SCOPE}"' in challenge
     assert response.json() == {"detail": f"the token grants none of: {ROLE} {SCOPE}"}
 
 
@@ -281,3 +283,9 @@ def test_the_form_refuses_a_token_that_may_not_use_the_api(service: str, refused
     assert response.status_code == 303
     assert response.headers["location"].startswith("/signin/?failed=1")
     assert "set-cookie" not in response.headers
+
+
+def test_an_api_with_app_roles_only_points_clients_to_its_default_scope() -> None:
+    """Roles are granted to an application, which asks Entra ID for the API's `.default`."""
+    verifier = EntraTokenVerifier(TENANT, "0000-app-id", roles=[ROLE])
+    assert verifier.challenge_scope == "api://0000-app-id/.default"

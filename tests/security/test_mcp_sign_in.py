@@ -7,7 +7,10 @@ from collections.abc import Iterator
 import httpx
 import httpx2
 import pytest
-from mcp.client.auth.utils import extract_resource_metadata_from_www_auth
+from mcp.client.auth.utils import (
+    extract_resource_metadata_from_www_auth,
+    extract_scope_from_www_auth,
+)
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.auth import ProtectedResourceMetadata
@@ -58,6 +61,8 @@ def test_a_refusal_names_where_to_sign_in(url):
     assert forbidden.status_code == 403
     assert extract_resource_metadata_from_www_auth(forbidden) == metadata_url
     assert 'error="insufficient_scope"' in forbidden.headers["www-authenticate"]
+    # The client asks Entra ID for what the challenge names: the scope by its full name.
+    assert extract_scope_from_www_auth(forbidden) == f"{AUDIENCE}/{SCOPE}"
 
 
 def test_a_token_with_the_scope_opens_an_mcp_session(url):
