@@ -11,8 +11,10 @@ PORT ?= 8000
 # The code sessions' Python: Debian's, which every user can read (the pool runs it in a sandbox
 # under other uids), in an environment of its own built from sessionpool/environment/uv.lock.
 SESSION_PYTHON := /usr/bin/python3.11
-SESSION_SYSTEM_PACKAGES := python3.11
+SESSION_SYSTEM_PACKAGES := python3.11 gcc libc6-dev
 SESSION_ENV := sessionpool/environment/.venv
+# Each session's init (PID 1), a small C program, so that it holds no copy of the interpreter.
+SESSION_INIT := $(SESSION_ENV)/bin/session-init
 # Debian packages only the tests need: a browser for the page's tests, PostgreSQL for the store's,
 # libseccomp's tables to check the pool's seccomp numbers against.
 TEST_SYSTEM_PACKAGES := chromium postgresql libseccomp2
@@ -59,12 +61,15 @@ session-system-deps:
 	$(call apt_install,$(SESSION_SYSTEM_PACKAGES))
 
 # A relocatable venv: its scripts find their Python wherever the environment is mounted.
-session-env: $(SESSION_ENV)/.synced
+session-env: $(SESSION_ENV)/.synced $(SESSION_INIT)
 
 $(SESSION_ENV)/.synced: sessionpool/environment/pyproject.toml sessionpool/environment/uv.lock | $(UV) session-system-deps
 	[ -x $(SESSION_ENV)/bin/python3 ] || $(UV) venv --quiet --relocatable --python $(SESSION_PYTHON) $(SESSION_ENV)
 	$(UV) sync --quiet --frozen --project sessionpool/environment --python $(SESSION_PYTHON)
 	touch $@
+
+$(SESSION_INIT): sessionpool/session_init.c $(SESSION_ENV)/.synced
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ sessionpool/session_init.c
 
 clients-env: $(CLIENTS_ENV)/.synced
 

@@ -3,8 +3,9 @@
 With namespaces a session is three processes: the forked child (S) makes a user namespace
 mapped to the session's host uid, then new mount, PID, network, IPC, UTS and cgroup
 namespaces, and builds a read-only root on a tmpfs; its child (I) is PID 1 there, mounts
-/proc, pivots into the new root and stays as a small init; I's child (K) enters a second
-user namespace as uid 1000 without capabilities, limits itself and runs the kernel.
+/proc, pivots into the new root, forks K and replaces itself with a small init
+(session_init.c) that keeps nothing of the interpreter's memory; K enters a second user
+namespace as uid 1000 without capabilities, limits itself and runs the kernel.
 """
 
 import contextlib
@@ -13,6 +14,7 @@ import resource
 import select
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
@@ -21,6 +23,8 @@ from sessionpool import landlock, linux, rootfs, seccomp
 from sessionpool.rootfs import HOSTNAME, NEW_ROOT, SANDBOX_UID, Layout, Limits
 
 SESSION_FD = 3
+# The session's init, compiled from session_init.c into the sessions' environment by make.
+SMALL_INIT = os.path.join(sys.prefix, "bin", "session-init")
 # Where a session may open files for writing (Landlock, where the kernel has it): not /proc,
 # so its OOM score and the rest of its process's settings stay as the pool made them.
 WRITABLE = ["/mnt/data", "/tmp", "/dev"]
@@ -128,7 +132,20 @@ def _become_init(limits: Limits) -> Handles:
         return handles
     for fd in (handles.root_pidfd, handles.data_fd, status_read):
         os.close(fd)
+    _become_small_init(kernel, status_write)
     supervise(kernel, status_write, finish=lambda: None)  # PID 1 ending ends them all
+
+
+def _become_small_init(kernel: int, status_write: int) -> None:
+    """Go on as session_init.c (the same as `supervise`), which keeps nothing of the fork
+    server's memory; returns only where it is not built or cannot run."""
+    if not os.access(SMALL_INIT, os.X_OK):
+        return
+    os.set_inheritable(SESSION_FD, False)
+    os.set_inheritable(status_write, True)
+    with contextlib.suppress(OSError):
+        os.execve(SMALL_INIT, ["session-init", str(kernel), str(status_write)], {})
+    os.set_inheritable(status_write, False)
 
 
 def _become_kernel(limits: Limits) -> None:

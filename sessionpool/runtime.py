@@ -27,6 +27,7 @@ PREFIX = "/usr/local"
 CODE_PARENT = "/opt"
 PYTHON = f"{PREFIX}/bin/python3"
 BUILD_HINT = "build it with `make session-env` (make run, make pool and make test do it too)"
+SMALL_INIT_HINT = "its small init (bin/session-init) is not built; " + BUILD_HINT
 
 
 class MissingEnvironment(RuntimeError):

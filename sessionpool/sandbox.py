@@ -181,6 +181,12 @@ class Sandbox:
         )
         if self.info["view"] != "neutral":
             log.warning("sessions see their Python at the %s", self.info["view"])
+        if not self.info["small_init"]:
+            log.warning(
+                "each session's init is a copy of the interpreter (about 2.5 MiB more per "
+                "session): %s",
+                runtime.SMALL_INIT_HINT,
+            )
 
     def _probe(self, tier: str) -> dict[str, bool]:
         if tier != "none" and not seccomp.supported() and not self.settings.allow_no_seccomp:

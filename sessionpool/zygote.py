@@ -84,6 +84,7 @@ def main() -> None:
         "threads": len(os.listdir("/proc/self/task")),
         "binds": layout.binds,
         "view": os.environ.get("SESSIONPOOL_VIEW", "host paths"),
+        "small_init": os.access(jail.SMALL_INIT, os.X_OK),
     }
     protocol.send(control, ready)
     while True:

@@ -174,3 +174,26 @@ def _session_groups_left(pool: PoolClient, processes: dict[int, str]) -> set[str
                     return left
                 time.sleep(0.2)
     return set(processes.values())
+
+
+def test_each_sessions_init_holds_no_copy_of_the_interpreter(pool):
+    """PID 1 of a session is session_init.c (make builds it): a few hundred KiB, where a copy
+    of the fork server held its page tables and the pages it touched."""
+    if pool.http.get("/healthz").json()["isolation"] != "namespaces":
+        pytest.skip("only the namespaces tier gives a session a PID namespace and an init")
+    _delete_all(pool)
+    pool.run("1 + 1", new_id())
+    inits = []
+    for pid in _session_processes(pool):
+        with open(f"/proc/{pid}/status") as file:
+            status = dict(line.split(":", 1) for line in file)
+        if status["NSpid"].split()[-1] == "1":
+            inits.append((status["Name"].strip(), _kib(status["VmPTE"]), _kib(status["VmRSS"])))
+    assert inits
+    for name, page_tables, resident in inits:
+        assert name == "session-init"
+        assert page_tables < 64 and resident < 4096, (page_tables, resident)
+
+
+def _kib(field: str) -> int:
+    return int(field.split()[0])
