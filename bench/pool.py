@@ -52,7 +52,7 @@ TARGETS = {
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.pool", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3, help="rounds, each pool then kernels")
+    parser.add_argument("--repeats", type=int, help="rounds, each pool then kernels (3)")
     parser.add_argument("--sessions", type=int, default=100, help="new sessions per first-call run")
     parser.add_argument("--rate", type=float, default=100.0, help="new sessions per second, paced")
     parser.add_argument("--calls", type=int, default=500, help="warm calls per client and round")
@@ -64,8 +64,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.repeats, args.sessions, args.calls, args.idle, args.live = 2, 30, 100, 20, 40
+        args.sessions, args.calls, args.idle, args.live = 30, 100, 20, 40
         args.baseline_sessions = 3
+    args.repeats = args.repeats or (2 if args.quick else 3)
     return args
 
 
