@@ -204,7 +204,8 @@ def _inits(pool: PoolClient) -> list[tuple[str, int, int]]:
                 status = dict(line.split(":", 1) for line in file)
         except OSError:
             continue
-        if status["NSpid"].split()[-1] == "1":
+        # A process that is exiting (a deleted session's) has no memory left to show.
+        if status["NSpid"].split()[-1] == "1" and "VmPTE" in status:
             inits.append((status["Name"].strip(), _kib(status["VmPTE"]), _kib(status["VmRSS"])))
     return inits
 
