@@ -191,7 +191,7 @@ def test_each_sessions_init_holds_no_copy_of_the_interpreter(pool):
         time.sleep(0.2)
     assert inits
     for name, page_tables, resident in inits:
-        assert name == "session-init", inits
+        assert name == "session-init", f"{inits}; is it built? make session-env builds it"
         assert page_tables < 64 and resident < 4096, inits
 
 
