@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from azure_auth import AZURE_OPENAI_SCOPE, entra_token_provider
 from errors import ModelUnavailable, error_response
+from llms.completions import send_as_built
 from llms.offline import OfflineChatModel
 from settings import Settings
 
@@ -76,22 +77,26 @@ def _build_azure(settings: Settings) -> AzureChatOpenAI:
     if settings.azure_openai_api_key is None:
         provider = entra_token_provider(AZURE_OPENAI_SCOPE, settings.azure_client_id)
         auth = {"azure_ad_token_provider": provider}
-    return AzureChatOpenAI(
-        azure_endpoint=settings.azure_openai_endpoint,
-        azure_deployment=settings.azure_openai_deployment,
-        api_version=settings.azure_openai_api_version,
-        **auth,
-        **_client_limits(settings),
+    return send_as_built(
+        AzureChatOpenAI(
+            azure_endpoint=settings.azure_openai_endpoint,
+            azure_deployment=settings.azure_openai_deployment,
+            api_version=settings.azure_openai_api_version,
+            **auth,
+            **_client_limits(settings),
+        )
     )
 
 
 def _build_openai(settings: Settings) -> ChatOpenAI:
-    return ChatOpenAI(
-        base_url=settings.openai_base_url,
-        # Local servers (Ollama, llama.cpp) accept any key but the client insists on one.
-        api_key=settings.openai_api_key or SecretStr("not-needed"),
-        model=settings.openai_model,
-        **_client_limits(settings),
+    return send_as_built(
+        ChatOpenAI(
+            base_url=settings.openai_base_url,
+            # Local servers (Ollama, llama.cpp) accept any key but the client insists on one.
+            api_key=settings.openai_api_key or SecretStr("not-needed"),
+            model=settings.openai_model,
+            **_client_limits(settings),
+        )
     )
 
 

@@ -6,7 +6,6 @@ streams (tool-call deltas included), so the real `ChatOpenAI` and `AzureChatOpen
 are exercised end to end.
 """
 
-import contextlib
 import json
 import re
 import threading
@@ -127,17 +126,21 @@ def _handler_for(llm: ScriptedLLM) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _send_stream(self, body: dict, reply: Reply) -> None:
+            # Chunked, so the connection stays open for the next call, as a real server's does.
             self.send_response(200)
             self.send_header("content-type", "text/event-stream")
-            self.send_header("connection", "close")
+            self.send_header("transfer-encoding", "chunked")
             self.end_headers()
-            self.close_connection = True
             events = [f"data: {json.dumps(chunk)}\n\n" for chunk in _stream_chunks(body, reply)]
-            # A client that stops reading early (a stop button, a benchmark) is not an error.
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            try:
                 for event in [*events, "data: [DONE]\n\n"]:
-                    self.wfile.write(event.encode())
+                    data = event.encode()
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                     self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                # A client that stops reading early (a stop button, a benchmark) is not an error.
+                self.close_connection = True
 
     return Handler
 
