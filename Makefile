@@ -79,7 +79,7 @@ $(CLIENTS_ENV)/.synced: tests/clients/pyproject.toml tests/clients/uv.lock | $(U
 
 run: install session-env
 	@echo "chat page  http://$(HOST):$(PORT)/ui/    playgrounds  http://$(HOST):$(PORT)/chat/playground/  http://$(HOST):$(PORT)/agent/playground/    API docs  http://$(HOST):$(PORT)/docs"
-	$(VENV)/bin/uvicorn server:app --host $(HOST) --port $(PORT)
+	$(PY) -m serve --host $(HOST) --port $(PORT)
 
 pool: install session-env
 	$(PY) -m sessionpool --host $(HOST) --port 6000

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # How long a browser sign-in lasts; never longer than the Entra ID token it came from.
     session_max_age_seconds: Annotated[int, Field(gt=0)] = 8 * 3600
 
+    # Worker processes of `make run` (python -m serve); unset: one per CPU, at most 4. They
+    # share one local session pool, started once, and one store.
+    workers: Annotated[int, Field(gt=0)] | None = None
+
     # Per-user limits and the bounds of one turn.
     rate_limit_per_minute: int = 120
     max_concurrent_runs_per_user: int = 4

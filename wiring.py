@@ -17,6 +17,7 @@ from conversations import (
     Memory,
     build_engine,
     open_checkpointer,
+    save_locks,
 )
 from llms import build_chat_model, describe_model
 from security.links import Links, build_links
@@ -99,8 +100,12 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
 def build_conversations(settings: Settings) -> Conversations:
     """The store and the memory, on SQLite in DATA_DIR or on DATABASE_URL."""
     where = (settings.database_url, settings.data_dir, _database_password(settings))
-    memory = Memory(lambda: open_checkpointer(*where), settings.history_max_tokens)
     store = ConversationStore(build_engine(*where))
+    memory = Memory(
+        lambda: open_checkpointer(*where),
+        settings.history_max_tokens,
+        save_locks(settings.database_url, settings.data_dir, store.engine),
+    )
     return Conversations(store, memory, settings.tool_result_max_chars)
 
 

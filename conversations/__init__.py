@@ -3,7 +3,7 @@ what was said (the model's memory, a LangGraph checkpointer) and the page's view
 
 from conversations.access import Conversations
 from conversations.conversation import Conversation
-from conversations.databases import build_engine, open_checkpointer
+from conversations.databases import build_engine, open_checkpointer, save_locks
 from conversations.memory import Memory
 from conversations.store import ConversationStore
 
@@ -14,4 +14,5 @@ __all__ = [
     "Memory",
     "build_engine",
     "open_checkpointer",
+    "save_locks",
 ]

@@ -20,7 +20,10 @@ from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from conversations.locks import AdvisoryLocks, FileLocks, SaveLocks
+
 SQLITE_FILE = "conversations.db"
+LOCKS_FOLDER = "locks"
 SQLITE_BUSY_SECONDS = 30
 PasswordProvider = Callable[[], str]
 
@@ -106,6 +109,14 @@ class PrunedSqliteSaver(AsyncSqliteSaver):
                     where = older.format(table=table)
                     await self.conn.execute(f"DELETE FROM {table} WHERE {where}", (thread_id,))
             await self.conn.commit()
+
+
+def save_locks(database_url: str | None, data_dir: Path, engine: AsyncEngine) -> SaveLocks:
+    """What orders saves of one conversation across workers: PostgreSQL's advisory locks, or
+    lock files in DATA_DIR next to the SQLite database."""
+    if database_url:
+        return AdvisoryLocks(engine)
+    return FileLocks(data_dir / LOCKS_FOLDER)
 
 
 def _with_password(password_provider: PasswordProvider):

@@ -20,6 +20,7 @@ from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from conversations.databases import close_checkpointer
+from conversations.locks import SaveLocks
 
 SAVE_NODE = "turn"
 
@@ -28,14 +29,19 @@ class Memory:
     """Load, bound, append to and forget a conversation's message list."""
 
     def __init__(
-        self, open_saver: Callable[[], Awaitable[BaseCheckpointSaver]], max_tokens: int
+        self,
+        open_saver: Callable[[], Awaitable[BaseCheckpointSaver]],
+        max_tokens: int,
+        save_locks: SaveLocks,
     ) -> None:
         self._open_saver = open_saver
         self.max_tokens = max_tokens
         self._saver: BaseCheckpointSaver | None = None
         self._graph: CompiledStateGraph | None = None
         # One save at a time per thread: a save reads the latest checkpoint and writes the next.
+        # The asyncio lock orders this process's saves, `save_locks` those of all workers.
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._save_locks = save_locks
 
     async def start(self) -> None:
         """Open the checkpointer (in the serving event loop) and make or migrate its tables."""
@@ -81,7 +87,7 @@ class Memory:
         lock = self._locks.get(thread_id)
         if lock is None:
             lock = self._locks[thread_id] = asyncio.Lock()
-        async with lock:
+        async with lock, self._save_locks.hold(thread_id):
             removed: list[BaseMessage] = []
             if replace_from is not None:
                 kept = await self.load(thread_id)

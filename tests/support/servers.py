@@ -35,6 +35,7 @@ SERVICE_CONFIG_VARS = (
     "SESSION_SECRET",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "TELEMETRY_CAPTURE_CONTENT",
+    "WORKERS",
 )
 # One client process is one loopback user: the per-user limits have their own tests
 # (tests/security/test_limits.py, tests/service/test_turn_limits.py) and would only throttle.
@@ -94,17 +95,15 @@ def stop(proc: subprocess.Popen, grace: float = 10.0) -> None:
 def running_service(
     env: Mapping[str, str], data_dir: Path, *uvicorn_args: str, timeout: float = 90.0
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """`uvicorn server:app` as `make run` starts it, from `data_dir` (so no .env file is read),
-    with none of this process's service settings and the per-user limits lifted; `env` last."""
+    """The service as `make run` starts it (`serve.py`), from `data_dir` (so no .env file is
+    read), with none of this process's service settings, the per-user limits lifted and one
+    worker unless `env` says WORKERS; `env` last."""
     port = free_port()
     base = {k: v for k, v in os.environ.items() if k not in SERVICE_CONFIG_VARS}
-    full_env = {**base, **UNLIMITED_CALLER, "DATA_DIR": str(data_dir), **env}
-    args = ["-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port)]
+    full_env = {**base, **UNLIMITED_CALLER, "WORKERS": "1", "DATA_DIR": str(data_dir), **env}
+    args = [str(ROOT / "serve.py"), "--host", "127.0.0.1", "--port", str(port), *uvicorn_args]
     proc = subprocess.Popen(
-        [sys.executable, *args, "--app-dir", str(ROOT), *uvicorn_args],
-        cwd=data_dir,
-        env=full_env,
-        start_new_session=True,
+        [sys.executable, *args], cwd=data_dir, env=full_env, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
     try:

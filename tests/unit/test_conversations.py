@@ -1,6 +1,10 @@
 """The conversation object, its store and memory on SQLite, and how turns are written down."""
 
+import asyncio
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -9,6 +13,7 @@ from sqlalchemy import text
 
 from conversations import Conversation, Memory
 from conversations.ids import check_conversation_id, session_identifier, thread_identifier
+from conversations.locks import FileLocks
 from conversations.transcript import (
     PYTHON_TOOL,
     mark_answer,
@@ -104,7 +109,7 @@ def test_the_model_is_shown_the_latest_whole_turns_that_fit():
         [HumanMessage(f"question {turn}"), AIMessage(f"answer {turn}: " + "words " * 20)]
         for turn in range(200)
     ]
-    memory = Memory(open_saver=None, max_tokens=1000)  # type: ignore[arg-type]
+    memory = Memory(open_saver=None, max_tokens=1000, save_locks=None)  # type: ignore[arg-type]
     shown = memory.bounded([message for turn in turns for message in turn])
 
     assert count_tokens_approximately(shown) <= 1000
@@ -150,3 +155,62 @@ def test_the_page_reads_stopped_and_failed_turns_from_the_messages():
         "steps": [],
         "error": error,
     }
+
+
+HOLD_IN_ANOTHER_PROCESS = """
+import asyncio, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from conversations.locks import FileLocks
+
+async def hold():
+    async with FileLocks(Path(sys.argv[2])).hold("alice/c1"):
+        print("held", flush=True)
+        sys.stdin.readline()  # until the test says so
+
+asyncio.run(hold())
+"""
+
+
+def test_a_save_lock_held_by_another_process_is_waited_for(tmp_path):
+    """Two workers saving one conversation: the second save starts only once the first
+    process has let go (or died; the kernel drops its lock)."""
+    root = str(Path(__file__).resolve().parents[2])
+    other = subprocess.Popen(
+        [sys.executable, "-c", HOLD_IN_ANOTHER_PROCESS, root, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert other.stdout.readline().strip() == "held"
+
+    async def save_after_the_other() -> bool:
+        waiting = asyncio.create_task(_hold(FileLocks(tmp_path), "alice/c1"))
+        await asyncio.sleep(0.3)
+        still_waiting = not waiting.done()
+        other.stdin.write("go\n")
+        other.stdin.flush()
+        await waiting
+        return still_waiting
+
+    try:
+        assert run_async(save_after_the_other())
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_save_locks_of_other_conversations_do_not_wait(tmp_path):
+    locks = FileLocks(tmp_path)
+
+    async def both() -> None:
+        async with locks.hold("alice/c1"):
+            # A different key in this process: a lock of its own (the buckets differ here).
+            await asyncio.wait_for(_hold(locks, "alice/c2"), 5)
+
+    run_async(both())
+
+
+async def _hold(locks, key: str) -> None:
+    async with locks.hold(key):
+        pass
