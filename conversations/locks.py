@@ -60,20 +60,17 @@ class FileLocks:
 
 
 class AdvisoryLocks:
-    """PostgreSQL's session advisory lock on the key's number, held on one of the store's
-    connections for the block."""
+    """PostgreSQL's transaction advisory lock on the key's number, in a transaction on one of
+    the store's connections held for the block: it ends with the transaction, however the
+    block ends (a connection returned to the pool is rolled back)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     @asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
-        number = {"key": _number(key)}
-        async with self._engine.connect() as connection:
-            await connection.execute(text("SELECT pg_advisory_lock(:key)"), number)
-            await connection.commit()
-            try:
-                yield
-            finally:
-                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), number)
-                await connection.commit()
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _number(key)}
+            )
+            yield

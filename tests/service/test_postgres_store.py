@@ -1,5 +1,7 @@
 """Conversations on PostgreSQL (DATABASE_URL): the store and the memory, as on SQLite."""
 
+import asyncio
+
 import pytest
 import sqlalchemy
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
@@ -93,3 +95,34 @@ def test_each_new_connection_signs_in_with_a_fresh_password(postgres_url, tmp_pa
 
     run_async(scenario())
     assert len(issued) >= 3  # two store connections, and the checkpointer's own
+
+
+@pytest.mark.parametrize("database", ["postgres", "sqlite"])
+def test_two_workers_saving_one_conversation_keep_every_turn(postgres_url, tmp_path, database):
+    """Two workers are two processes, each with its own store, memory and per-process lock;
+    only the lock across processes (an advisory lock, or a lock file) orders their saves."""
+    where = {"database_url": with_password(postgres_url)} if database == "postgres" else {}
+    settings = Settings(_env_file=None, data_dir=tmp_path, **where)
+
+    async def scenario() -> list:
+        workers = [build_conversations(settings) for _ in range(2)]
+        for worker in workers:
+            await worker.start()
+        try:
+            conversation = await workers[0].claim("u", None)
+            turns = [
+                worker.save(conversation, [HumanMessage(f"q{n}-{w}"), AIMessage(f"a{n}-{w}")])
+                for n in range(10)
+                for w, worker in enumerate(workers)
+            ]
+            await asyncio.gather(*turns)
+            return await workers[1].memory.load(conversation.thread_id)
+        finally:
+            for worker in workers:
+                await worker.close()
+
+    messages = run_async(scenario())
+    assert len(messages) == 40
+    assert {m.text for m in messages} == {
+        f"{kind}{n}-{w}" for kind in "qa" for n in range(10) for w in range(2)
+    }
