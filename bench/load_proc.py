@@ -10,17 +10,19 @@ from pathlib import Path
 from tests.support.servers import ROOT, running_service, stop
 
 _SCRIPTED_LLM = (
-    "import sys, time; sys.path.insert(0, sys.argv[1]);"
+    "import dataclasses, sys, time; sys.path.insert(0, sys.argv[1]);"
     "from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain;"
-    "llm = ScriptedLLM(arithmetic_brain).__enter__(); print(llm.url, flush=True); time.sleep(1e9)"
+    "brain = lambda body: dataclasses.replace(arithmetic_brain(body), delay=float(sys.argv[2]));"
+    "llm = ScriptedLLM(brain).__enter__(); print(llm.url, flush=True); time.sleep(1e9)"
 )
 
 
 @contextmanager
-def start_scripted_llm() -> Iterator[str]:
-    """The scripted chat-completions server in its own process, so it does not share our GIL."""
+def start_scripted_llm(delay: float = 0.0) -> Iterator[str]:
+    """The scripted chat-completions server in its own process, so it does not share our GIL;
+    each answer after `delay` seconds."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SCRIPTED_LLM, str(ROOT)],
+        [sys.executable, "-c", _SCRIPTED_LLM, str(ROOT), str(delay)],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
