@@ -176,12 +176,13 @@ def test_a_save_lock_held_by_another_process_is_waited_for(tmp_path):
     """Two workers saving one conversation: the second save starts only once the first
     process has let go (or died; the kernel drops its lock)."""
     root = str(Path(__file__).resolve().parents[2])
-    other = subprocess.Popen(
-        [sys.executable, "-c", HOLD_IN_ANOTHER_PROCESS, root, str(tmp_path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, "-c", HOLD_IN_ANOTHER_PROCESS, root, str(tmp_path)]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+    with subprocess.Popen(command, **pipes) as other:  # closes its pipes when done
+        _save_after(other, tmp_path)
+
+
+def _save_after(other: subprocess.Popen, tmp_path: Path) -> None:
     assert other.stdout.readline().strip() == "held"
 
     async def save_after_the_other() -> bool:
