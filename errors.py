@@ -59,6 +59,12 @@ class PoolUnavailable(ServiceError):
     status_code = 503
 
 
+class StorageUnavailable(ServiceError):
+    """The storage of conversations' files (DATA_DIR or Blob Storage) failed."""
+
+    status_code = 503
+
+
 def error_response(error: ServiceError) -> JSONResponse:
     return JSONResponse(
         {"detail": error.message}, status_code=error.status_code, headers=error.headers

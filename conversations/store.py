@@ -1,4 +1,5 @@
-"""The store's tables: who owns each conversation id, and each conversation's title and time.
+"""The store's tables: who owns each conversation id, each conversation's title and time, and
+the index of its kept files (`conversations.files`).
 
 What was said lives in the model's memory (`conversations.memory`), not here: these rows
 index it for the conversation list and guard who may use an id.
@@ -7,6 +8,8 @@ index it for the conversation list and guard who may use an id.
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -38,6 +41,19 @@ owners = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("user_id", String(200), nullable=False),
+)
+# A conversation's files as last seen in its code session: each one kept (its bytes in the
+# file storage) unless it did not fit in the quota. `modified` is the session's time of the
+# version seen, which tells the same session (its files unchanged) from a new one.
+kept_files = Table(
+    "conversation_files",
+    metadata,
+    Column("user_id", String(200), primary_key=True),
+    Column("conversation_id", String(64), primary_key=True),
+    Column("name", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("modified", String(64)),
+    Column("kept", Boolean, nullable=False),
 )
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 

@@ -3,15 +3,17 @@
 A turn is the user's message, then the agent's AI messages and tool results, then the
 answer; a direct answer is a single AI message. A python step is an AI tool call (its code)
 and the tool's message, whose `content` is what the model reads (long output shortened, with
-a note) and whose `artifact` is the step as clients see it (status, result, stdout, stderr,
-images). The page's history (`page_messages`) and the live stream (`step_updates`) are read
-from these same messages, so they cannot disagree.
+a note) and whose `artifact` is the step (status, result, stdout, stderr, and its Jupyter
+outputs: `conversations.outputs`). The page's history (`page_messages`) and the live stream
+(`step_updates`) are read from these same messages, so they cannot disagree.
 """
 
 import json
 from collections.abc import Iterable
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from conversations.outputs import client_step, model_outputs
 
 PYTHON_TOOL = "Python_REPL"
 STOPPED = "stopped"
@@ -27,8 +29,8 @@ SHORTENED_NOTE = (
 
 def tool_content(step: dict, max_chars: int, note: str | None = None) -> str:
     """What the model reads of a step: result, stdout and stderr, together at most about
-    `max_chars` characters (each long one keeps its start and end around a note), images
-    only counted (their data goes to the user alone)."""
+    `max_chars` characters (each long one keeps its start and end around a note), and a short
+    text form of each image and table (their data goes to the user alone)."""
     fields = {key: step.get(key) for key in ("result", "stdout", "stderr")}
     texts = {key: value for key, value in fields.items() if isinstance(value, str)}
     for key, limit in _shares(texts, max_chars).items():
@@ -36,8 +38,9 @@ def tool_content(step: dict, max_chars: int, note: str | None = None) -> str:
     visible: dict = dict(fields)
     if note:
         visible["note"] = note
-    if step.get("images"):
-        visible["images"] = f"{len(step['images'])} image(s) shown to the user"
+    shown = model_outputs(step)
+    if shown:
+        visible["outputs"] = shown
     return json.dumps(visible, indent=2)
 
 
@@ -84,9 +87,10 @@ def mark_answer(message: AIMessage, route: str | None, error: dict | None = None
     return message.model_copy(update={"response_metadata": metadata})
 
 
-def step_updates(message: BaseMessage, indexes: dict[str, int]) -> list[dict]:
-    """The steps a message starts (tool calls: code, "running") or finishes (tool results).
-    `indexes` numbers the turn's tool calls; pass the same dict for a whole turn."""
+def step_updates(message: BaseMessage, indexes: dict[str, int], raw: bool = False) -> list[dict]:
+    """The steps a message starts (tool calls: code, "running") or finishes (tool results),
+    as clients see them (`raw`: with the Jupyter outputs kept). `indexes` numbers the turn's
+    tool calls; pass the same dict for a whole turn."""
     if isinstance(message, AIMessage):
         steps = []
         for call in message.tool_calls:
@@ -97,7 +101,8 @@ def step_updates(message: BaseMessage, indexes: dict[str, int]) -> list[dict]:
     if isinstance(message, ToolMessage) and message.tool_call_id in indexes:
         index = indexes[message.tool_call_id]
         if isinstance(message.artifact, dict):
-            return [{"index": index, **message.artifact}]
+            step = message.artifact if raw else client_step(message.artifact)
+            return [{"index": index, **step}]
         # No artifact: the tool call itself was rejected (for example, malformed arguments).
         return [{"index": index, "status": "Failure", "stderr": message.text}]
     return []
@@ -111,9 +116,10 @@ def merge_steps(steps: list[dict], updates: list[dict]) -> list[dict]:
     return [by_index[index] for index in sorted(by_index)]
 
 
-def page_messages(messages: Iterable[BaseMessage]) -> list[dict]:
+def page_messages(messages: Iterable[BaseMessage], raw_steps: bool = False) -> list[dict]:
     """The conversation as the page shows it: {"role", "content", "route", "steps"} for the
-    user's message (no route, no steps) and for the answer (plus "error" if it failed)."""
+    user's message (no route, no steps) and for the answer (plus "error" if it failed);
+    `raw_steps` keeps each step's Jupyter outputs (for the notebook)."""
     page: list[dict] = []
     reply: dict | None = None
     indexes: dict[str, int] = {}
@@ -130,7 +136,7 @@ def page_messages(messages: Iterable[BaseMessage]) -> list[dict]:
             reply["route"] = message.response_metadata.get("route") or reply["route"]
             if message.response_metadata.get("error"):
                 reply["error"] = message.response_metadata["error"]
-        updates = step_updates(message, indexes)
+        updates = step_updates(message, indexes, raw_steps)
         if updates:
             reply["steps"] = merge_steps(reply["steps"], updates)
     return page

@@ -127,9 +127,9 @@ def test_a_long_output_reaches_the_model_shortened_with_a_note():
     assert "995,0" in content["result"] and "TOOL_RESULT_MAX_CHARS" in content["result"]
 
 
-def test_images_are_counted_for_the_model_not_sent():
+def test_images_of_a_step_kept_before_outputs_are_counted_for_the_model_not_sent():
     content = json.loads(tool_content({"result": "", "images": ["iVBO" * 1000]}, 8000))
-    assert content["images"] == "1 image(s) shown to the user"
+    assert content["outputs"] == ["image 1 shown to the user"]
     assert "iVBO" not in json.dumps(content)
 
 
