@@ -16,13 +16,17 @@ SESSION_ENV := sessionpool/environment/.venv
 # Each session's init (PID 1), a small C program, so that it holds no copy of the interpreter.
 SESSION_INIT := $(SESSION_ENV)/bin/session-init
 # Debian packages only the tests need: a browser for the page's tests, PostgreSQL for the store's,
-# libseccomp's tables to check the pool's seccomp numbers against.
-TEST_SYSTEM_PACKAGES := chromium postgresql libseccomp2
+# libseccomp's tables to check the pool's seccomp numbers against, and Node.js with npm for
+# Azurite (unless a Node.js with npm is there already).
+TEST_SYSTEM_PACKAGES := chromium postgresql libseccomp2 $(if $(shell command -v npm),,nodejs npm)
+# Azurite, the Blob Storage emulator the file tests run against, pinned by its npm lock file.
+AZURITE := .tools/azurite/node_modules/.bin/azurite-blob
+AZURITE_LOCK := tests/support/azurite/package.json tests/support/azurite/package-lock.json
 # The official session clients (AutoGen, Semantic Kernel, LlamaIndex), tested against the pool
 # from an environment of their own: their pins are not the service's.
 CLIENTS_ENV := tests/clients/.venv
 
-.PHONY: install system-deps session-system-deps session-env clients-env run pool check test lint bench load clean tools audit
+.PHONY: install system-deps session-system-deps session-env clients-env run pool check test lint bench load clean tools audit azurite
 
 # Linters for the Azure files, in their own venv: checkov's pins would clash with uv.lock.
 CHECKOV_VERSION := 3.3.30
@@ -108,7 +112,15 @@ $(INFRA_TOOLS):
 audit: $(VENV)/.synced
 	$(PY) -m security.audit
 
-test: install system-deps session-env clients-env lint tools audit
+azurite: $(AZURITE)
+
+$(AZURITE): $(AZURITE_LOCK) | system-deps
+	mkdir -p .tools/azurite
+	cp $(AZURITE_LOCK) .tools/azurite/
+	cd .tools/azurite && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+test: install system-deps session-env clients-env lint tools audit azurite
 	$(VENV)/bin/pytest -q
 	$(CLIENTS_ENV)/bin/pytest -q tests/clients
 

@@ -40,6 +40,14 @@ class Settings(BaseSettings):
     # Sign in to PostgreSQL with an Entra ID token (Azure Database for PostgreSQL, keyless).
     database_entra_auth: bool = False
 
+    # Conversations' files (uploads, and what code writes in /mnt/data) are kept by the service
+    # and restored into new code sessions: in DATA_DIR/files, or in Blob Storage when an
+    # endpoint (managed identity) or a connection string (Azurite, account key) is given.
+    conversation_files_max_bytes: int = 100_000_000
+    azure_storage_blob_endpoint: str | None = None
+    azure_storage_container: str = "conversation-files"
+    azure_storage_connection_string: SecretStr | None = None
+
     # What the model is shown of earlier turns: the latest whole turns (their tool calls and
     # results included) that fit in this many tokens (LangChain's approximate count).
     history_max_tokens: int = 16000

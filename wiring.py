@@ -1,5 +1,6 @@
 """Build the service's parts from the settings once; start and stop the closable ones."""
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,10 +13,12 @@ from agents import build_code_agent
 from azure_auth import POSTGRES_SCOPE, entra_token_provider
 from chains import build_chat_chain, build_direct_chain, build_route_decider
 from conversations import (
+    ConversationFiles,
     Conversations,
     ConversationStore,
     Memory,
     build_engine,
+    build_file_storage,
     open_checkpointer,
     save_locks,
 )
@@ -23,6 +26,8 @@ from llms import build_chat_model, describe_model
 from security.links import Links, build_links
 from settings import Settings
 from tools import PoolClient, PythonTool, SessionPool, build_session_pool
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,6 +41,7 @@ class Services:
     http: httpx.AsyncClient
     pool_client: PoolClient
     conversations: Conversations
+    files: ConversationFiles
     python_tool: PythonTool
     agent: Runnable
     chat: Runnable
@@ -44,15 +50,19 @@ class Services:
     async def start(self) -> None:
         await self.conversations.start()
         try:
+            await self.files.storage.start()
+            log.info("conversation files are kept in %s", self.files.storage.where)
             await self.pool.start()
         except BaseException:
             # The store's connection threads would otherwise keep a failed start from exiting.
+            await self.files.storage.close()
             await self.conversations.close()
             raise
 
     async def stop(self) -> None:
         await self.pool.stop()
         await self.http.aclose()
+        await self.files.storage.close()
         await self.conversations.close()
 
 
@@ -69,10 +79,11 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
         cooldown=settings.session_pool_cooldown_seconds,
     )
     conversations = build_conversations(settings)
+    files = build_conversation_files(settings, conversations, pool_client)
     python_tool = PythonTool(
         pool_client=pool_client, result_max_chars=settings.tool_result_max_chars
     )
-    agent = build_code_agent(llm, python_tool, pool_client, settings.max_tool_calls_per_turn)
+    agent = build_code_agent(llm, python_tool, files, settings.max_tool_calls_per_turn)
     chat = build_chat_chain(
         build_route_decider(llm),
         build_direct_chain(llm),
@@ -90,6 +101,7 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
         http,
         pool_client,
         conversations,
+        files,
         python_tool,
         agent,
         chat,
@@ -107,6 +119,23 @@ def build_conversations(settings: Settings) -> Conversations:
         save_locks(settings.database_url, settings.data_dir, store.engine),
     )
     return Conversations(store, memory, settings.tool_result_max_chars)
+
+
+def build_conversation_files(
+    settings: Settings, conversations: Conversations, pool_client: PoolClient
+) -> ConversationFiles:
+    """Kept files: bytes in DATA_DIR/files or Blob Storage, their index beside the store's."""
+    connection_string = settings.azure_storage_connection_string
+    storage = build_file_storage(
+        settings.data_dir,
+        settings.azure_storage_blob_endpoint,
+        settings.azure_storage_container,
+        connection_string.get_secret_value() if connection_string else None,
+        settings.azure_client_id,
+    )
+    return ConversationFiles(
+        conversations.store.engine, storage, pool_client, settings.conversation_files_max_bytes
+    )
 
 
 def _database_password(settings: Settings) -> Callable[[], str] | None:

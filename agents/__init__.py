@@ -9,18 +9,19 @@ from langchain_core.tools import BaseTool
 
 from agents.files import SessionFilesMiddleware
 from agents.prompts import CODE_AGENT_PROMPT
-from tools import PoolClient
+from conversations import ConversationFiles
 
 
 def build_code_agent(
-    llm: BaseChatModel, python_tool: BaseTool, pool_client: PoolClient, max_tool_calls: int = 8
+    llm: BaseChatModel, python_tool: BaseTool, files: ConversationFiles, max_tool_calls: int = 8
 ):
-    """`create_agent` with the Python tool; the system prompt also lists the session's files.
+    """`create_agent` with the Python tool; the conversation's files are restored into a new
+    session before each turn and kept after it, and the system prompt lists them.
 
     After `max_tool_calls` runs in one turn the agent stops with a message saying so.
     """
     middleware: list[AgentMiddleware[Any, Any]] = [
-        SessionFilesMiddleware(pool_client),
+        SessionFilesMiddleware(files),
         ToolCallLimitMiddleware(run_limit=max_tool_calls, exit_behavior="end"),
     ]
     agent = create_agent(

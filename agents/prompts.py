@@ -10,3 +10,13 @@ once; then explain the error."""
 
 SESSION_FILES_NOTE = "Files in /mnt/data in this session: {files}."
 NO_SESSION_FILES_NOTE = "There are no files in /mnt/data in this session yet."
+NOT_KEPT_MARK = "; not kept: over the conversation's file quota, gone when the session ends"
+FILES_RESTORED_NOTE = (
+    "This code session is new (the earlier one expired or was reset): variables, imports and "
+    "functions from earlier turns are gone, but the conversation's files were restored into "
+    "/mnt/data: {files}."
+)
+FILES_LOST_NOTE = (
+    "These files were lost with the earlier session (they were over the conversation's file "
+    "quota, so not kept): {files}."
+)

@@ -1,12 +1,18 @@
-"""The caller's conversations: list, read, rename, delete, and interrupt the code running in one."""
+"""The caller's conversations: list, read, rename, export as a notebook, delete, and
+interrupt the code running in one."""
 
+import asyncio
 import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter
+import nbformat
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from api.deps import AppServices, CurrentUser, PathConversation
+from api.files import attachment
+from conversations.notebook import MEDIA_TYPE as NOTEBOOK_MEDIA_TYPE
+from conversations.notebook import notebook_zip
 from conversations.store import TITLE_CHARS
 from errors import NotFound
 
@@ -40,12 +46,35 @@ async def rename_conversation(
     return {"id": conversation.id, "title": title}
 
 
+@router.get("/{conversation_id}/notebook")
+async def get_notebook(
+    conversation: PathConversation,
+    svc: AppServices,
+    include_files: bool = Query(
+        default=False, description="A zip of the notebook and the conversation's kept files."
+    ),
+) -> Response:
+    """The conversation as a Jupyter notebook (nbformat 4): a markdown cell per message and
+    answer, a code cell per python step with its outputs."""
+    notebook = await svc.conversations.notebook(conversation)
+    name = f"conversation-{conversation.id}.ipynb"
+    if not include_files:
+        text = nbformat.writes(notebook)
+        return Response(text, media_type=NOTEBOOK_MEDIA_TYPE, headers=attachment(name))
+    kept = [f["name"] for f in await svc.files.listing(conversation) if f["kept"]]
+    files = {file_name: await svc.files.read(conversation, file_name) for file_name in kept}
+    archive = await asyncio.to_thread(notebook_zip, name, notebook, files)
+    zip_name = name.removesuffix(".ipynb") + ".zip"
+    return Response(archive, media_type="application/zip", headers=attachment(zip_name))
+
+
 @router.delete("/{conversation_id}", status_code=204)
 async def delete_conversation(conversation: PathConversation, svc: AppServices) -> None:
-    """Forget the history, and end the code session with its variables and files."""
+    """Forget the history and the kept files, and end the code session with its variables."""
     with contextlib.suppress(NotFound):
         # A pool that never saw the session (or already expired it) has nothing to delete.
         await svc.pool_client.delete_session(conversation.session_id)
+    await svc.files.forget(conversation)
     await svc.conversations.forget(conversation)
 
 

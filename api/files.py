@@ -1,10 +1,12 @@
-"""A conversation's files (in /mnt/data of its code session) and the images its steps made."""
+"""A conversation's files (in /mnt/data of its code session, and kept by the service:
+`conversations.files`) and the images its steps made."""
 
 import posixpath
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Response, UploadFile
+from fastapi.responses import StreamingResponse
 
 from api.deps import AppServices, ClaimedConversation, LinkedConversation, PathConversation
 from api.images import image_bytes, image_name, media_type
@@ -18,39 +20,36 @@ IMMUTABLE = "private, max-age=31536000, immutable"
 
 @router.get("/{conversation_id}/files")
 async def list_files(conversation: PathConversation, svc: AppServices) -> dict:
-    return {"files": await svc.pool_client.list_files(conversation.session_id)}
+    """The conversation's files: those in its session now, and those kept from earlier ones
+    (`kept` is false for a file over the quota, which lasts only as long as the session)."""
+    return {"files": await svc.files.current(conversation)}
 
 
 @router.post("/{conversation_id}/files")
 async def upload_file(
     conversation: ClaimedConversation, svc: AppServices, file: Annotated[UploadFile, File()]
 ) -> dict:
-    """Put a file into /mnt/data of the conversation's session."""
+    """Put a file into /mnt/data of the conversation's session; the service keeps it too."""
     name = plain_file_name(file.filename or "")
     limit = svc.settings.max_upload_bytes
     data = await file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"the file is larger than the limit of {limit} bytes")
-    entry = await svc.pool_client.upload(conversation.session_id, name, data)
-    return {"name": entry["name"], "size": entry["size"]}
+    return await svc.files.upload(conversation, name, data)
 
 
 @router.get("/{conversation_id}/files/{name}")
 async def download_file(name: str, conversation: LinkedConversation, svc: AppServices) -> Response:
-    """The file's bytes; for its owner, or for anyone with a link the service gave out."""
-    upstream = await svc.pool_client.download(conversation.session_id, plain_file_name(name))
-    disposition = f"attachment; filename*=UTF-8''{quote(plain_file_name(name))}"
-    return Response(
-        upstream.content,
-        media_type=upstream.headers.get("content-type", "application/octet-stream"),
-        headers={"Content-Disposition": disposition},
-    )
+    """The file's bytes (the kept copy, also after the session expired); for its owner, or for
+    anyone with a link the service gave out."""
+    chunks, kind = await svc.files.open(conversation, plain_file_name(name))
+    return StreamingResponse(chunks, media_type=kind, headers=attachment(plain_file_name(name)))
 
 
 @router.delete("/{conversation_id}/files/{name}", status_code=204)
 async def delete_file(name: str, conversation: PathConversation, svc: AppServices) -> None:
-    """Remove a file from /mnt/data of the conversation's session."""
-    await svc.pool_client.delete_file(conversation.session_id, plain_file_name(name))
+    """Remove a file from the conversation: from its session and from the kept files."""
+    await svc.files.delete(conversation, plain_file_name(name))
 
 
 @router.get("/{conversation_id}/images/{name}")
@@ -71,6 +70,11 @@ async def find_image(conversations: Conversations, conversation: Conversation, n
                 if image_name(image) == name:
                     return image_bytes(image)
     raise NotFound(f"no image {name} in this conversation")
+
+
+def attachment(name: str) -> dict[str, str]:
+    """The header that makes a browser save the answer as `name`."""
+    return {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
 
 
 def plain_file_name(raw: str) -> str:

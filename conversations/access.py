@@ -4,12 +4,14 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 
+import nbformat
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from conversations.conversation import Conversation
 from conversations.ids import check_conversation_id, new_conversation_id
 from conversations.memory import Memory, turn_start
 from conversations.migrate import migrate
+from conversations.notebook import build_notebook
 from conversations.store import TITLE_CHARS, ConversationStore
 from conversations.transcript import page_messages
 from errors import NotFound
@@ -97,11 +99,21 @@ class Conversations:
 
     async def history(self, conversation: Conversation) -> dict:
         """The conversation as the page shows it; 404 when it has no turn yet."""
+        title = await self._title(conversation)
+        messages = await self.memory.load(conversation.thread_id)
+        return {"id": conversation.id, "title": title, "messages": page_messages(messages)}
+
+    async def notebook(self, conversation: Conversation) -> nbformat.NotebookNode:
+        """The conversation as a Jupyter notebook; 404 when it has no turn yet."""
+        title = await self._title(conversation)
+        messages = await self.memory.load(conversation.thread_id)
+        return build_notebook(title, page_messages(messages, raw_steps=True))
+
+    async def _title(self, conversation: Conversation) -> str:
         title = await self.store.title(conversation.user, conversation.id)
         if title is None:
             raise NotFound(f"no conversation {conversation.id}")
-        messages = await self.memory.load(conversation.thread_id)
-        return {"id": conversation.id, "title": title, "messages": page_messages(messages)}
+        return title
 
     async def rename(self, conversation: Conversation, title: str) -> str:
         """Give the conversation a title of the user's choosing; 404 when it has no turn yet."""

@@ -10,6 +10,7 @@ gone but its files were restored. The agent syncs before and after each turn.
 """
 
 import asyncio
+import contextlib
 import hashlib
 import mimetypes
 import weakref
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from conversations.conversation import Conversation
 from conversations.file_storage import FileStorage
 from conversations.store import kept_files
-from errors import NotFound, PayloadTooLarge
+from errors import NotFound, PayloadTooLarge, PoolUnavailable
 
 
 class SessionFiles(Protocol):
@@ -92,10 +93,18 @@ class ConversationFiles:
                     await self._keep_from_session(conversation, entry, rows, sync)
             return sync
 
+    async def current(self, conversation: Conversation) -> list[dict]:
+        """The files as they are now: the session's (kept when they fit) and the kept ones,
+        which alone are listed while the pool is unreachable. A new session is not filled."""
+        with contextlib.suppress(PoolUnavailable):
+            await self.sync(conversation, restore=False)
+        return await self.listing(conversation)
+
     async def listing(self, conversation: Conversation) -> list[dict]:
-        """The conversation's files: name, size, and whether the service keeps it."""
+        """The conversation's files: name, size, last_modified (as the session had it), and
+        whether the service keeps it."""
         return [
-            {"name": row.name, "size": row.size, "kept": row.kept}
+            {"name": row.name, "size": row.size, "last_modified": row.modified, "kept": row.kept}
             for row in sorted(await self._rows(conversation), key=lambda row: row.name)
         ]
 

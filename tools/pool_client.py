@@ -32,17 +32,19 @@ FILES_API_VERSION = "2024-02-02-preview"  # as SessionsPythonREPLTool: code/exec
 SESSION_API_VERSION = "2025-10-02-preview"
 READY_TIMEOUT = 30.0
 REMEMBERED_SESSIONS = 4096
+# The conversation's files are kept by the service and restored into a new session
+# (conversations/files.py; the agent's files note names them).
 RESET_NOTE = (
-    "The code session was reset (the session pool restarted), so variables and files from "
-    "earlier turns are gone; this code ran in a fresh session."
+    "The code session was reset (the session pool restarted), so variables from earlier "
+    "turns are gone; this code ran in a fresh session."
 )
 EXPIRED_NOTE = (
-    "The code session expired (it was idle longer than the pool's cooldown), so variables and "
-    "files from earlier turns are gone; this code ran in a fresh session."
+    "The code session expired (it was idle longer than the pool's cooldown), so variables "
+    "from earlier turns are gone; this code ran in a fresh session."
 )
 LOST_DURING_RUN = (
     "The connection to the code session was lost while this code ran: the session was reset "
-    "(its variables and files are gone). Run the code again if it is safe to repeat."
+    "(its variables are gone). Run the code again if it is safe to repeat."
 )
 # Errors before the request reached the pool: code never started, so sending it again is safe.
 NOT_STARTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.WriteError, httpx.PoolTimeout)

@@ -21,6 +21,10 @@ class Execution(BaseModel):
     )
     stdout: str = Field(default="", description="What the code printed.")
     stderr: str = Field(default="", description="Warnings, and the traceback of an error.")
+    text: list[str] = Field(
+        default_factory=list,
+        description="The text form of each image, then each HTML table, the code showed.",
+    )
     conversation_id: str = Field(description=IN_CONVERSATION)
 
 
@@ -38,6 +42,11 @@ class FileEntry(BaseModel):
     name: str = Field(description="The file name in /mnt/data.")
     size: int | None = Field(default=None, description="Its size in bytes.")
     last_modified: str | None = Field(default=None, description="When it last changed (ISO 8601).")
+    kept: bool | None = Field(
+        default=None,
+        description="Whether the service keeps it beyond the code session (false: over the "
+        "conversation's file quota, gone when the session ends).",
+    )
 
 
 class FileListing(BaseModel):

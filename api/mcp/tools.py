@@ -7,6 +7,7 @@ session's own.
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,7 @@ from api.mcp.results import (
 )
 from api.openai.content import Content
 from conversations import Conversation
+from conversations.outputs import client_step
 from errors import ServiceError
 from wiring import Services
 
@@ -80,7 +82,8 @@ as it is (encoding "text") or binary data as base64 (encoding "base64"). An exis
 the same name is replaced."""
 
 LIST_FILES = """List the files in /mnt/data of the conversation's code session: name, size in
-bytes and last modification time. Files written by code appear here too."""
+bytes, last modification time, and whether the service keeps it beyond the session (files
+over the conversation's quota are not kept). Files written by code appear here too."""
 
 DOWNLOAD_FILE = """Read a file from /mnt/data of the conversation's code session: text files
 come back as text, images as images, other files as an embedded binary resource. The result
@@ -153,19 +156,24 @@ async def run_python(
 ) -> Annotated[CallToolResult, Execution]:
     call = _Call(ctx)
     conversation = await call.conversation(conversation_id)
-    tool = call.services.python_tool
+    tool, files = call.services.python_tool, call.services.files
     tool_call = {"type": "tool_call", "id": uuid.uuid4().hex, "name": tool.name}
     async with call.run_slot():
+        await files.sync(conversation)  # a new session gets the conversation's files back
         message = await tool.ainvoke(
             {**tool_call, "args": {"python_code": code}},
             {"configurable": conversation.configurable()},
         )
-    step = message.artifact if isinstance(message.artifact, dict) else {}
+        with contextlib.suppress(ServiceError):  # kept at the next call instead
+            await files.sync(conversation)
+    step = client_step(message.artifact) if isinstance(message.artifact, dict) else {}
     summary = Execution(
         status=step.get("status", "Failure"),
         result=step.get("result"),
         stdout=step.get("stdout") or "",
         stderr=step.get("stderr") or ("" if step else message.text),
+        # The text form of each image and HTML table the code showed (the images follow).
+        text=step.get("text") or [],
         conversation_id=conversation.id,
     )
     images = [_image(data) for data in step.get("images") or []]
@@ -188,8 +196,7 @@ async def upload_file(
     limit = call.services.settings.max_upload_bytes
     if len(data) > limit:
         raise ToolError(f"the file is larger than the limit of {limit} bytes")
-    pool = call.services.pool_client
-    entry = await pool.upload(conversation.session_id, plain_file_name(name), data)
+    entry = await call.services.files.upload(conversation, plain_file_name(name), data)
     return StoredFile(
         path=f"/mnt/data/{entry['name']}", size=entry["size"], conversation_id=conversation.id
     )
@@ -199,7 +206,7 @@ async def upload_file(
 async def list_files(ctx: Context, conversation_id: ConversationId = None) -> FileListing:
     call = _Call(ctx)
     conversation = await call.conversation(conversation_id)
-    files = await call.services.pool_client.list_files(conversation.session_id)
+    files = await call.services.files.current(conversation)
     entries = [FileEntry.model_validate(entry) for entry in files]
     return FileListing(files=entries, conversation_id=conversation.id)
 
@@ -213,10 +220,9 @@ async def download_file(
     call = _Call(ctx)
     conversation = await call.conversation(conversation_id)
     name = plain_file_name(name)
-    response = await call.services.pool_client.download(conversation.session_id, name)
-    data = response.content
+    chunks, kind = await call.services.files.open(conversation, name)
+    data = b"".join([chunk async for chunk in chunks])
     link = call.services.links.url(call.request, conversation, "files", name)
-    kind = response.headers.get("content-type", "application/octet-stream")
     about = DownloadedFile(
         name=name, size=len(data), media_type=kind, url=link, conversation_id=conversation.id
     )

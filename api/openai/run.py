@@ -22,6 +22,7 @@ from api.openai.models import CODE_INTERPRETER
 from api.openai.schemas import ChatMessage
 from chains import ChatChunk, agent_chunks
 from conversations import Conversation
+from errors import PayloadTooLarge
 from llms import model_errors
 from wiring import Services
 
@@ -67,7 +68,8 @@ class Run:
     async def image_links(self, images: list[str]) -> list[str]:
         """Signed URLs of the images. The routing chain keeps its turns, steps included, so
         its images are served from there; an agent turn is not kept, so its images become
-        files of the code session (figure-<digest>.png) and are linked as such."""
+        files of the conversation (figure-<digest>.png), kept by the service so that the
+        links outlive the session, and are linked as such."""
         if self.model == CODE_INTERPRETER:
             return [self._link("images", image_name(image)) for image in images]
         urls = []
@@ -75,7 +77,10 @@ class Run:
             name = image_name(image)
             figure = f"figure-{name[:12]}{PurePosixPath(name).suffix}"
             data = image_bytes(image)
-            await self.svc.pool_client.upload(self.conversation.session_id, figure, data)
+            try:
+                await self.svc.files.upload(self.conversation, figure, data)
+            except PayloadTooLarge:  # over the conversation's quota: in the session only
+                await self.svc.pool_client.upload(self.conversation.session_id, figure, data)
             urls.append(self._link("files", figure))
         return urls
 
@@ -94,14 +99,14 @@ async def start_run(
     instructions: str | None = None,
 ) -> Run:
     """Claim the conversation, put the files of the user's new message into its code
-    session, and start the turn: the routing chain reads the user's last message (it keeps
-    the rest itself, and its own instructions), the agent reads all of `messages`, after
-    `instructions` as a system message."""
+    session (kept by the service, as uploads are), and start the turn: the routing chain
+    reads the user's last message (it keeps the rest itself, and its own instructions), the
+    agent reads all of `messages`, after `instructions` as a system message."""
     asked = question(messages, svc.settings.max_message_chars, field)
     files = attachments(messages, svc.settings.max_upload_bytes, field)
     conversation = await svc.conversations.claim(user, conversation_id)
     for file in files:
-        await svc.pool_client.upload(conversation.session_id, file.name, file.data)
+        await svc.files.upload(conversation, file.name, file.data)
     usage = TurnUsage()
     config: RunnableConfig = {"configurable": conversation.configurable(), "callbacks": [usage]}
     if model == CODE_INTERPRETER:

@@ -121,8 +121,12 @@ def test_pool_down_is_503_with_a_message(service_without_pool, llm):
         service_without_pool, {"input": {"message": "What is 2 * 2?"}, "config": config(new_id())}
     )
     _assert_clear(response, 503, "session pool is not reachable")
+    conversation = new_id()
     with service_without_pool.http() as http:
-        _assert_clear(http.get(f"/conversations/{new_id()}/files"), 503, "not reachable")
+        upload = http.post(f"/conversations/{conversation}/files", files={"file": ("a", b"1")})
+        _assert_clear(upload, 503, "not reachable")
+        # The files the service keeps are still listed.
+        assert http.get(f"/conversations/{conversation}/files").json() == {"files": []}
         ready = http.get("/readyz")
     assert ready.status_code == 503 and ready.json()["session_pool"] == "unreachable"
 
