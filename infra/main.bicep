@@ -153,6 +153,20 @@ module sessionPool 'modules/session-pool.bicep' = {
   }
 }
 
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    name: 'st${resourceToken}'
+    location: location
+    tags: tags
+    containerName: 'conversation-files'
+    appPrincipalId: identity.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
+  }
+}
+
 module postgres 'modules/postgres.bicep' = if (usePostgres) {
   name: 'postgres'
   scope: rg
@@ -185,6 +199,8 @@ module app 'modules/container-app.bicep' = {
     openAiApiVersion: openAiApiVersion
     poolManagementEndpoint: sessionPool.outputs.poolManagementEndpoint
     sessionPoolCooldownSeconds: sessionPoolCooldownSeconds
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageContainer: storage.outputs.containerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     databaseUrl: usePostgres ? postgres.outputs.databaseUrl : ''
     apiKeys: apiKeys
@@ -209,4 +225,6 @@ output AZURE_OPENAI_ENDPOINT string = openAi.outputs.endpoint
 output AZURE_OPENAI_DEPLOYMENT string = openAi.outputs.deploymentName
 output AZURE_OPENAI_API_VERSION string = openAiApiVersion
 output POOL_MANAGEMENT_ENDPOINT string = sessionPool.outputs.poolManagementEndpoint
+output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
+output AZURE_STORAGE_CONTAINER string = storage.outputs.containerName
 output APPLICATIONINSIGHTS_CONNECTION_STRING string = monitoring.outputs.applicationInsightsConnectionString

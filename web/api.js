@@ -51,6 +51,20 @@ export async function request(path, { method = "GET", json, body, signal } = {})
   return response;
 }
 
+/** A download link's click: a plain link cannot carry the bearer key, so with a key set the
+ *  file is fetched and saved from memory instead. */
+export async function saveWithKey(event, path, name) {
+  if (!apiKey()) return;
+  event.preventDefault();
+  const blob = await (await request(path)).blob();
+  const href = URL.createObjectURL(blob);
+  const link = Object.assign(document.createElement("a"), { href, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10_000);
+}
+
 export async function getJSON(path) {
   return (await request(path)).json();
 }

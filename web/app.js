@@ -69,6 +69,7 @@ const list = new ConversationList({
     open: (id) => openConversation(id, { push: true }),
     rename: renameConversation,
     remove: deleteConversation,
+    failed: (message, err) => showAlert(`${message} ${explain(err)}`),
   },
 });
 

@@ -1,7 +1,8 @@
 // The sidebar's list of conversations: grouped by day, titles told apart by their time,
 // filtered by the search box, with rename and delete on each.
 
-import { actionButton, el } from "./dom.js";
+import { saveWithKey, url } from "./api.js";
+import { actionButton, el, icon } from "./dom.js";
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -106,10 +107,21 @@ export class ConversationList {
       el(
         "span",
         { class: "item-actions" },
+        this.notebookLink(conversation, plain),
         actionButton("pencil", `Rename “${plain}”`, () => this.rename(conversation, open)),
         actionButton("trash", `Delete “${plain}”`, () => this.handlers.remove(conversation.id, plain)),
       ),
     );
+  }
+
+  /** The conversation as a Jupyter notebook (GET /conversations/{id}/notebook). */
+  notebookLink(conversation, plain) {
+    const path = `/conversations/${encodeURIComponent(conversation.id)}/notebook`;
+    const name = `conversation-${conversation.id}.ipynb`;
+    const label = `Download “${plain}” as a notebook`;
+    const link = el("a", { class: "action notebook", href: url(path), download: name, title: label, "aria-label": label }, icon("download"));
+    link.addEventListener("click", (event) => saveWithKey(event, path, name).catch((err) => this.handlers.failed?.("Download failed.", err)));
+    return link;
   }
 
   /** Edit the title in place: Enter saves, Escape or leaving the field cancels. */

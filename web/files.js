@@ -1,9 +1,10 @@
 // The conversation's files as chips above the message box: download, remove, upload.
 
-import { apiKey, getJSON, request, url } from "./api.js";
+import { getJSON, request, saveWithKey, url } from "./api.js";
 import { el, icon } from "./dom.js";
 
 const STATUS_SECONDS = 4;
+const NOT_KEPT = "Not kept by the service: over the conversation's file quota, it is gone when the code session ends.";
 
 function formatSize(bytes) {
   if (!Number.isFinite(bytes)) return "";
@@ -58,21 +59,15 @@ export class FileShelf {
     link.addEventListener("click", (event) => this.downloadWithKey(event, file.name));
     const remove = el("button", { type: "button", class: "remove", "aria-label": `Remove ${file.name}`, title: `Remove ${file.name} from the session` }, icon("close"));
     remove.addEventListener("click", () => this.remove(file.name));
-    return el("li", { class: "file-chip" }, link, el("small", {}, formatSize(file.size)), remove);
+    // A file over the conversation's quota lives only as long as its code session.
+    const unkept = file.kept === false;
+    const size = el("small", { title: unkept ? NOT_KEPT : null }, formatSize(file.size), unkept ? " · not kept" : "");
+    return el("li", { class: unkept ? "file-chip unkept" : "file-chip" }, link, size, remove);
   }
 
-  // A plain link cannot carry the bearer key; with a key set, fetch the file and save the blob.
   async downloadWithKey(event, name) {
-    if (!apiKey()) return;
-    event.preventDefault();
     try {
-      const blob = await (await request(this.path(name))).blob();
-      const href = URL.createObjectURL(blob);
-      const link = el("a", { href, download: name });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      setTimeout(() => URL.revokeObjectURL(href), 10_000);
+      await saveWithKey(event, this.path(name), name);
     } catch (err) {
       this.alert("Download failed.", err);
     }

@@ -16,6 +16,9 @@ param openAiApiVersion string
 param poolManagementEndpoint string
 @description('The session pool\'s cooldown: the service tells the model when a session idle this long lost its variables.')
 param sessionPoolCooldownSeconds int
+@description('Blob Storage endpoint and container for conversation files (the identity signs in).')
+param storageBlobEndpoint string
+param storageContainer string
 param applicationInsightsConnectionString string
 @description('Empty: SQLite under DATA_DIR on the replica.')
 param databaseUrl string
@@ -86,6 +89,14 @@ var settingsEnv = [
   {
     name: 'AZURE_CLIENT_ID'
     value: identityClientId
+  }
+  {
+    name: 'AZURE_STORAGE_BLOB_ENDPOINT'
+    value: storageBlobEndpoint
+  }
+  {
+    name: 'AZURE_STORAGE_CONTAINER'
+    value: storageContainer
   }
   {
     name: 'APPLICATIONINSIGHTS_CONNECTION_STRING'

@@ -1,5 +1,6 @@
 """Files and plots on the chat page: upload a CSV, see a plot inline, download what code wrote."""
 
+import nbformat
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import UPLOAD_LIMIT
@@ -109,3 +110,26 @@ def test_a_file_chip_removes_the_file_from_the_session(page: Page, shot, llm, tm
     listed = page.request.get(f"/conversations/{conversation}/files").json()
     assert listed == {"files": []}
     shot("removed")
+
+
+def test_a_conversation_downloads_as_a_notebook(page: Page, shot, llm, tmp_path) -> None:
+    conversation = open_new_chat(page)
+    script_code_turn(llm, "print('hello from the session')\n6 * 7")
+    ask(page, "What is six times seven?")
+    item = page.locator("#conversation-list li").filter(has_text="What is six times seven?")
+    item.hover()
+    link = item.get_by_role("link", name="Download “What is six times seven?” as a notebook")
+    expect(link).to_be_visible()
+    shot("notebook-link")
+
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == f"conversation-{conversation}.ipynb"
+    saved = tmp_path / "conversation.ipynb"
+    download.value.save_as(saved)
+    notebook = nbformat.read(saved, as_version=4)
+    nbformat.validate(notebook)
+    (code,) = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code.source == "print('hello from the session')\n6 * 7"
+    assert [o.output_type for o in code.outputs] == ["stream", "execute_result"]
+    assert code.outputs[1].data["text/plain"] == "42"

@@ -6,6 +6,7 @@ MODULES = "infra/modules/"
 SESSION_EXECUTOR = "0fb8eba5-a2bb-4abe-b1c1-49dfad359bb0"
 OPENAI_USER = "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd"
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 
 
 def _grants(module: dict) -> set[tuple[str, str, str]]:
@@ -38,11 +39,18 @@ def test_app_and_deploying_user_get_exactly_the_data_plane_roles(bicep):
         ("account", OPENAI_USER, "userPrincipalId"),
     }
     assert _grants(bicep[MODULES + "registry.bicep"]) == {("registry", ACR_PULL, "pullPrincipalId")}
+    # Conversation files: read and write blobs in their one container, nothing else.
+    assert _grants(bicep[MODULES + "storage.bicep"]) == {
+        ("container", BLOB_DATA_CONTRIBUTOR, "appPrincipalId"),
+        ("container", BLOB_DATA_CONTRIBUTOR, "userPrincipalId"),
+    }
 
 
 def test_no_keys_or_passwords(bicep):
     assert _props(bicep, "openai.bicep", "account")["disableLocalAuth"] is True
     assert _props(bicep, "registry.bicep", "registry")["adminUserEnabled"] is False
+    storage = _props(bicep, "storage.bicep", "account")
+    assert storage["allowSharedKeyAccess"] is False and storage["allowBlobPublicAccess"] is False
     auth = _props(bicep, "postgres.bicep", "server")["authConfig"]
     assert auth["passwordAuth"] == "Disabled" and auth["activeDirectoryAuth"] == "Enabled"
     for path in BICEP_FILES:

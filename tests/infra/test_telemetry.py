@@ -113,11 +113,12 @@ def test_a_turn_is_one_trace_of_request_model_call_and_tool_call(quiet, route):
     pool_calls = [d for d in by_kind["HTTP"] if d["target"] == host_of(pool.endpoint)]
     assert any("/code/execute" in d["data"] for d in pool_calls)
     # The agent's run and the chain around it (named by LangServe's path, or "chat"); the
-    # agent's middleware that lists the session's files once per turn is named after
-    # `before_agent`, which OpenInference takes for an agent of its own.
+    # agent's middleware that syncs the conversation's files before and after the turn is
+    # named after `before_agent` and `after_agent`, which OpenInference takes for agents.
     agents = [d["name"] for d in by_kind["AGENT"]]
     assert agents.count("code_agent") == 1
-    assert set(agents) <= {"code_agent", "SessionFilesMiddleware.before_agent"}
+    middleware = {f"SessionFilesMiddleware.{hook}" for hook in ("before_agent", "after_agent")}
+    assert set(agents) <= {"code_agent", *middleware}
     assert {"chat", "/chat"} & {d["name"] for d in by_kind["CHAIN"]}
 
 
