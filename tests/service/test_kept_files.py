@@ -31,8 +31,8 @@ WRITE_CODE = (
 )
 READ_CODE = (
     "import hashlib\n"
-    "[hashlib.sha256(open(f'/mnt/data/{n}', 'rb').read()).hexdigest() "
-    "for n in ('data.bin', 'out.bin')]"
+    "' '.join(hashlib.sha256(open(f'/mnt/data/{n}', 'rb').read()).hexdigest() "
+    "for n in ('data.bin', 'out.bin'))"
 )
 
 
@@ -112,7 +112,7 @@ def assert_files_kept_and_read_again(kept: Kept, llm, conversation: str) -> None
     step = ask_chat(kept.service, conversation, "read them")["steps"][0]
     assert step["status"] == "Success", step
     expected = [hashlib.sha256(data).hexdigest() for data in (UPLOADED, WRITTEN)]
-    assert step["result"] == repr(expected)
+    assert step["result"] == " ".join(expected)
     system = agent_requests(llm)[-1]["body"]["messages"][0]["content"]
     assert "variables, imports and functions from earlier turns are gone" in system
     assert "restored into /mnt/data: data.bin, out.bin" in system
