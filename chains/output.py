@@ -47,7 +47,15 @@ class Step(BaseModel):
     result: Any = None
     stdout: str = ""
     stderr: str = ""
-    images: list[str] = Field(default_factory=list, description="base64 PNG images")
+    images: list[str] = Field(
+        default_factory=list, description="every PNG the code showed, in order (base64)"
+    )
+    html: list[str] = Field(
+        default_factory=list, description="every text/html output without an image (tables)"
+    )
+    text: list[str] = Field(
+        default_factory=list, description="the text/plain form of each image, then each table"
+    )
 
 
 class ChatOutput(BaseModel):

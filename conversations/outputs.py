@@ -7,7 +7,7 @@ the step with `outputs` turned into three lists (`client_step`):
 
 - `images`: every PNG, in display order (base64);
 - `html`: every `text/html` output that has no image (a DataFrame's table, for example);
-- `text`: the `text/plain` form of each of those images and tables, in the same order.
+- `text`: the `text/plain` form of each of those images, then of each table.
 
 The model reads a short text form of each (`model_outputs`), never the image data. A step
 kept before outputs existed has `images` of its own and no `outputs`; it is shown as it is.
@@ -25,10 +25,12 @@ def client_step(artifact: dict) -> dict:
     if "outputs" not in artifact:
         return artifact
     step = {key: value for key, value in artifact.items() if key != "outputs"}
-    step["images"], step["html"], step["text"] = [], [], []
-    for mime, value, plain in _rich(artifact["outputs"]):
-        step["images" if mime == PNG else "html"].append(value)
-        step["text"].append(plain)
+    rich = list(_rich(artifact["outputs"]))
+    images = [(value, plain) for mime, value, plain in rich if mime == PNG]
+    tables = [(value, plain) for mime, value, plain in rich if mime == HTML]
+    step["images"] = [value for value, _plain in images]
+    step["html"] = [value for value, _plain in tables]
+    step["text"] = [plain for _value, plain in images + tables]
     return step
 
 
@@ -37,11 +39,12 @@ def model_outputs(artifact: dict) -> list[str]:
     if "outputs" not in artifact:
         count = len(artifact.get("images") or [])
         return [f"image {n} shown to the user" for n in range(1, count + 1)]
-    lines = []
-    for number, (mime, _value, plain) in enumerate(_rich(artifact["outputs"]), start=1):
-        kind = "image" if mime == PNG else "HTML table or page"
+    lines, counts = [], {PNG: 0, HTML: 0}
+    for mime, _value, plain in _rich(artifact["outputs"]):
+        counts[mime] += 1
+        kind = "image" if mime == PNG else "table (HTML)"
         shown = plain if len(plain) <= MODEL_TEXT_CHARS else plain[:MODEL_TEXT_CHARS] + " [...]"
-        line = f"{kind} {number} shown to the user"
+        line = f"{kind} {counts[mime]} shown to the user"
         lines.append(f"{line}; as text: {shown}" if shown else line)
     return lines
 

@@ -271,7 +271,8 @@ def _tool_output(message: ToolMessage) -> dict:
         parsed = {"result": message.text}
     output = parsed if isinstance(parsed, dict) else {"result": parsed}
     if isinstance(message.artifact, dict):
-        output = {**output, **{k: v for k, v in message.artifact.items() if k != "images"}}
+        kept = {k: v for k, v in message.artifact.items() if k not in ("images", "outputs")}
+        output = {**output, **kept}
     return output
 
 

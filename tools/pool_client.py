@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import httpx
 
+from conversations.outputs import PNG, outputs_of_result
 from errors import (
     NotFound,
     NotSupported,
@@ -56,8 +57,8 @@ FENCE = re.compile(r"^[\s`]*(?:python\b)?|[\s`]*$", re.IGNORECASE)
 
 @dataclass
 class Execution:
-    """A run's step (status, result, stdout, stderr, images) and what the model should know
-    about the session first, if anything (it was reset or expired)."""
+    """A run's step (status, result, stdout, stderr, and its Jupyter outputs) and what the
+    model should know about the session first, if anything (it was reset or expired)."""
 
     step: dict
     note: str | None = None
@@ -107,9 +108,28 @@ class PoolClient:
         except asyncio.CancelledError:
             self._interrupt_soon(session)
             raise
-        return Execution(
-            _step(response.json().get("properties", {})), self._lost.pop(session, None)
-        )
+        properties = response.json().get("properties", {})
+        outputs = await self._outputs(session, properties)
+        return Execution(_step(properties, outputs), self._lost.pop(session, None))
+
+    async def _outputs(self, session: str, properties: dict) -> list[dict]:
+        """Every Jupyter output of the execution, in display order: the local pool's
+        `GET session/outputs` (an extension); elsewhere (Azure's pool) the answer's one image."""
+        answered = outputs_of_result(properties.get("result"))
+        if not self._pool.local:
+            return answered
+        try:
+            response = await self._call(
+                "GET", "session/outputs", session, api_version=SESSION_API_VERSION
+            )
+            outputs = response.json().get("outputs")
+        except (ServiceError, httpx.TransportError, ValueError):
+            return answered
+        # The outputs are the session's last call's: another call since (a second client in
+        # the same conversation) would not agree with this answer; keep the answer's own then.
+        if not isinstance(outputs, list) or not _agrees(outputs, properties):
+            return answered
+        return outputs
 
     async def list_files(self, session: str) -> list[dict]:
         response = await self._call("GET", "files", session)
@@ -212,24 +232,34 @@ async def _mapped(call):
         raise PoolUnavailable(f"the code session pool is not reachable ({error!r})") from None
 
 
-def _step(properties: dict) -> dict:
-    """The pool's answer as a step: image data moved from `result` to `images`."""
+def _step(properties: dict, outputs: list[dict]) -> dict:
+    """The pool's answer as a step: its Jupyter outputs beside the result, whose image data
+    is left out (it is among the outputs)."""
     result = properties.get("result")
-    images = []
     if isinstance(result, dict) and result.get("type") == "image":
-        images.append(result.get("base64_data", ""))
         result = {key: value for key, value in result.items() if key != "base64_data"}
     return {
         "status": properties.get("status", ""),
         "result": result,
         "stdout": properties.get("stdout") or "",
         "stderr": properties.get("stderr") or "",
-        "images": images,
+        "outputs": outputs,
     }
 
 
+def _agrees(outputs: list[dict], properties: dict) -> bool:
+    """The outputs belong to the answer: the same outcome and the same first image (the
+    answer's `result` is the first image shown, when there is one)."""
+    raised = any(isinstance(o, dict) and o.get("output_type") == "error" for o in outputs)
+    if raised and properties.get("status") == "Success":
+        return False
+    shown = outputs_of_result(properties.get("result"))
+    first = next((o for o in outputs if isinstance(o, dict) and PNG in (o.get("data") or {})), None)
+    return (first or {}).get("data", {}).get(PNG) == (shown[0]["data"][PNG] if shown else None)
+
+
 def _failure(message: str) -> dict:
-    return {"status": "Failure", "result": "", "stdout": "", "stderr": message, "images": []}
+    return {"status": "Failure", "result": "", "stdout": "", "stderr": message, "outputs": []}
 
 
 def _file_entry(properties: dict) -> dict:

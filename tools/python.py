@@ -25,9 +25,10 @@ TOOL_DESCRIPTION = (
     "A stateful Python session (IPython) for this conversation. Use it for every calculation, "
     "data analysis or plot instead of guessing. Variables, imports and files in /mnt/data "
     "persist between calls. The value of the last expression is returned as `result`, "
-    "together with stdout and stderr; a matplotlib figure shown with plt.show() is returned "
-    "as an image. numpy, pandas, matplotlib and scikit-learn are installed; there is no "
-    "internet access."
+    "together with stdout and stderr. Every figure shown (plt.show()) and every table "
+    "displayed (display(df), or a DataFrame as the last expression) is shown to the user; you "
+    "get a short text form of each under `outputs`. numpy, pandas, matplotlib and "
+    "scikit-learn are installed; there is no internet access."
 )
 
 

@@ -116,9 +116,8 @@ function part(label, className, ...content) {
   return el("div", { class: `part ${className}` }, el("h4", {}, label), ...content);
 }
 
-/** The step's result: each HTML output (a DataFrame's table) as a table, else the text. */
+/** The step's result as text (its tables and plots are shown under the steps). */
 function resultPart(step) {
-  if (step.html?.length) return part("Result", "result", ...step.html.map(htmlTable));
   const result = step.result;
   if (result === undefined || result === null || result === "") return null;
   if (typeof result === "object" && result.type === "image") return null;
@@ -147,6 +146,7 @@ export class AssistantView {
   constructor() {
     this.steps = el("div", { class: "steps" });
     this.plots = el("div", { class: "plots" });
+    this.tables = el("div", { class: "tables" });
     this.text = el("div", { class: "text markdown" });
     this.note = el("p", { class: "note", hidden: true });
     this.actions = el("div", { class: "msg-actions" });
@@ -155,6 +155,7 @@ export class AssistantView {
       { class: "msg assistant", "aria-label": "Assistant" },
       this.steps,
       this.plots,
+      this.tables,
       this.text,
       this.note,
       this.actions,
@@ -189,6 +190,9 @@ export class AssistantView {
     if (images.length !== this.plots.children.length) {
       this.plots.replaceChildren(...images.map((b64, i) => plot(b64, i)).filter(Boolean));
     }
+    // Each HTML output (a DataFrame's table), sanitised down to a table: no script runs.
+    const tables = steps.flatMap((s) => s.html || []);
+    if (tables.length !== this.tables.children.length) this.tables.replaceChildren(...tables.map(htmlTable));
   }
 
   setNote(text, kind = "info") {

@@ -1,5 +1,7 @@
 """What a python turn costs the pool, counted by a recording proxy in front of the real pool:
-one execution, at most one file listing, no probe, on one kept-alive connection."""
+one execution and the read of its outputs (a local pool's extension), two file listings (before
+the turn, to restore the conversation's files into a new session; after it, to keep what the
+code wrote), no probe, on one kept-alive connection."""
 
 from collections import Counter
 
@@ -8,7 +10,7 @@ from tests.service.helpers import ask_chat, new_id, script_code_turn
 from tests.support.pool_proxy import recording_proxy
 
 
-def test_a_python_turn_makes_one_execution_and_at_most_one_listing(
+def test_a_python_turn_makes_one_execution_and_two_listings(
     scripted_llm, llm, session_pool, tmp_path
 ):
     with recording_proxy(session_pool.endpoint) as proxy:
@@ -28,12 +30,11 @@ def test_a_python_turn_makes_one_execution_and_at_most_one_listing(
             calls = list(proxy.calls)
 
     for counted in per_turn:
-        assert counted[("POST", "code/execute")] == 1
-        assert counted[("GET", "files")] <= 1
-        assert counted[("GET", "session")] == 0  # no probe before the execution
-        assert (
-            sum(counted.values()) == counted[("POST", "code/execute")] + counted[("GET", "files")]
-        )
+        assert counted == {
+            ("POST", "code/execute"): 1,
+            ("GET", "session/outputs"): 1,
+            ("GET", "files"): 2,
+        }  # no probe (GET session) before the execution, no file moved
     assert {call.identifier for call in calls} == {calls[0].identifier}
     connections = {call.connection for call in calls}
     assert len(connections) == 1, f"each call on a new connection: {connections}"
