@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     asyncio.run(_prepare_store(settings))
     with _shared_pool(settings) as pool_env:
         os.environ.update(pool_env)
+        os.environ["WORKERS"] = str(workers)  # each worker knows it has siblings
         if settings.session_secret is None:
             # One signing key for every worker: a sign-in made on one is valid on the others.
             os.environ["SESSION_SECRET"] = secrets.token_urlsafe(32)

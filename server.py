@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     install_pages(app)
     install_openai_api(app)
-    mcp_sessions = install_mcp(app, json_upload_bytes)
+    several_workers = (settings.workers or 1) > 1
+    mcp_sessions = install_mcp(app, json_upload_bytes, stateless=several_workers)
     return app
 
 

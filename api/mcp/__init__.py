@@ -31,8 +31,14 @@ LOOPBACK = TransportSecuritySettings(
 _UNCHECKED = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
-def install_mcp(app: FastAPI, max_body_bytes: int) -> StreamableHTTPSessionManager:
-    """Serve the MCP server at /mcp; the caller runs the returned manager in the lifespan."""
+def install_mcp(
+    app: FastAPI, max_body_bytes: int, stateless: bool = False
+) -> StreamableHTTPSessionManager:
+    """Serve the MCP server at /mcp; the caller runs the returned manager in the lifespan.
+
+    `stateless` (several worker processes): no MCP session outlives its request, so a
+    handshake client's next request may reach any worker (an MCP session held in one worker
+    would be unknown to the others)."""
     server = _quietly(lambda: MCPServer("code-interpreter", instructions=INSTRUCTIONS))
     add_tools(server)
     guards = app.state.guards
@@ -43,6 +49,7 @@ def install_mcp(app: FastAPI, max_body_bytes: int) -> StreamableHTTPSessionManag
         streamable_http_path=PATH,
         max_request_body_size=max_body_bytes,
         transport_security=LOOPBACK if anonymous else _UNCHECKED,
+        stateless_http=stateless,
     )
     discovery = None
     if "entra" in guards.authenticate.methods:

@@ -5,6 +5,7 @@ Each request is sent on a connection that a chosen worker accepted (found from /
 worker holds the server side of the connection), so the test knows it crossed workers.
 """
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.support.scripted_llm import ToolCall
 from tests.support.servers import running_service
 
 WORKERS = 2
+MCP_2025 = "2025-06-18"  # a protocol version of the initialize handshake
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +182,48 @@ def test_saves_of_one_conversation_on_two_workers_keep_both_turns(two_workers, l
         said = sorted(m["content"] for m in messages if m["role"] == "user")
         assert said == ["from one", "from other"]
         assert len(messages) == 4
+
+
+def _mcp_call(client: httpx.Client, message: dict, session_id: str | None) -> httpx.Response:
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": MCP_2025}
+    if session_id:
+        headers["Mcp-Session-Id"] = session_id
+    return client.post("/mcp", json={"jsonrpc": "2.0", **message}, headers=headers)
+
+
+def _mcp_result(response: httpx.Response) -> dict:
+    """The JSON-RPC answer, sent as JSON or as the one event of an SSE stream."""
+    assert response.status_code == 200, response.text
+    if response.headers["content-type"].startswith("text/event-stream"):
+        data = [line[5:] for line in response.text.splitlines() if line.startswith("data:")]
+        return json.loads(data[-1])["result"]
+    return response.json()["result"]
+
+
+def test_an_mcp_handshake_made_on_one_worker_holds_on_the_other(two_workers):
+    """The initialize handshake on one worker, the tool call on the other: MCP sessions are
+    not kept in a worker (the server is stateless with several), so the call is served."""
+    first, second = _workers(two_workers)
+    initialize = {
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": MCP_2025,
+            "capabilities": {},
+            "clientInfo": {"name": "handshake-test", "version": "1"},
+        },
+    }
+    call = {
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "run_python", "arguments": {"code": "6 * 7"}},
+    }
+    with connection_to(two_workers, first) as one, connection_to(two_workers, second) as other:
+        opened = _mcp_call(one, initialize, None)
+        session_id = opened.headers.get("mcp-session-id")
+        assert _mcp_result(opened)["protocolVersion"] == MCP_2025
+        initialized = {"method": "notifications/initialized"}
+        assert _mcp_call(other, initialized, session_id).status_code == 202
+        result = _mcp_result(_mcp_call(other, call, session_id))
+
+    assert result["structuredContent"]["result"] == 42 and not result.get("isError")
