@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -65,11 +66,15 @@ def _kept_key(path: Path) -> bytes:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_bytes(32)
+    # Written whole to a file of its own, then linked into place: of several workers starting
+    # at once, one key wins and no worker ever reads a file still being written.
+    fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        # O_EXCL: of several workers starting at once, one writes and the others read its key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(key)
+        os.link(draft, path)
     except FileExistsError:
         return path.read_bytes()
-    with os.fdopen(fd, "wb") as file:
-        file.write(key)
+    finally:
+        os.unlink(draft)
     return key
