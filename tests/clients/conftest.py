@@ -2,8 +2,6 @@
 (Semantic Kernel refuses plain http); it runs from the service's environment, the clients
 from this one."""
 
-import datetime
-import ipaddress
 import os
 import secrets
 import socket
@@ -16,10 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.support.certificates import self_signed
 
 ROOT = Path(__file__).resolve().parents[2]
 POOL_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -30,38 +26,6 @@ class Pool:
     endpoint: str
     key: str
     certificate: str
-
-
-def _self_signed(folder: Path) -> tuple[str, str]:
-    """A certificate for 127.0.0.1 and its key, as PEM files in `folder`."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "local session pool")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "pool.pem", folder / "pool.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(cert_path), str(key_path)
 
 
 def _free_port() -> int:
@@ -78,7 +42,8 @@ def pool() -> Iterator[Pool]:
 
 @pytest.fixture(scope="session")
 def https_pool(tmp_path_factory) -> Iterator[Pool]:
-    with _running_pool(_self_signed(tmp_path_factory.mktemp("tls"))) as running:
+    certificate, key = self_signed(tmp_path_factory.mktemp("tls"), "pool")
+    with _running_pool((str(certificate), str(key))) as running:
         yield running
 
 

@@ -6,8 +6,6 @@ or over HTTPS with OAuth, where Azurite checks the shape of each Entra ID token 
 issuer, lifetime), as Blob Storage does for a managed identity's tokens.
 """
 
-import datetime
-import ipaddress
 import socket
 import subprocess
 import time
@@ -17,11 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.support.certificates import self_signed
 from tests.support.servers import ROOT, free_port, stop, wait_until_up
 
 AZURITE = ROOT / ".tools/azurite/node_modules/.bin/azurite-blob"
@@ -57,7 +52,7 @@ def running_azurite(workspace: Path, oauth: bool = False) -> Iterator[Azurite]:
     args += ["--disableProductStyleUrl", "--disableTelemetry"]
     scheme, ca_file = "http", None
     if oauth:
-        ca_file, key_file = _self_signed(workspace)
+        ca_file, key_file = self_signed(workspace, "azurite")
         args += ["--oauth", "basic", "--cert", str(ca_file), "--key", str(key_file)]
         scheme = "https"
     proc = subprocess.Popen(
@@ -84,34 +79,3 @@ def _wait_listening(port: int, proc: subprocess.Popen) -> None:
         except OSError:
             time.sleep(0.05)
     raise TimeoutError("Azurite did not listen within 60 s")
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "azurite-cert.pem", folder / "azurite-key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
