@@ -103,6 +103,18 @@ def _signal(pidfd: int, signum: int) -> bool:
         return False
 
 
+def _why_ended(process: subprocess.Popen) -> str:
+    """Why the fork server closed its channel, from its exit status: a signal (the pool's
+    process group told to stop, the OOM killer) leaves nothing on stderr to explain it."""
+    try:
+        code = process.wait(5)
+    except subprocess.TimeoutExpired:
+        return "it closed its channel but still runs"
+    if code < 0:
+        return f"it was killed by signal {-code} ({signal.strsignal(-code)})"
+    return f"it exited with status {code} (its error, if any, is on the pool's stderr)"
+
+
 class Sandbox:
     """Owns the fork server process; `spawn` is blocking and thread-safe."""
 
@@ -171,7 +183,8 @@ class Sandbox:
         try:
             self.info, _ = protocol.recv(parent)
         except (EOFError, OSError) as error:
-            raise SandboxError(f"the fork server did not start: {error}") from error
+            why = _why_ended(self._process) if isinstance(error, EOFError) else error
+            raise SandboxError(f"the fork server did not start: {why}") from error
         parent.settimeout(None)
         log.info(
             "fork server ready: Python %s, data stack preloaded in %d ms%s",

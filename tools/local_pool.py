@@ -44,6 +44,7 @@ class LocalSessionPool(SessionPool):
         self._ready = asyncio.Event()
         self._supervisor: asyncio.Task | None = None
         self._stopping = False
+        self._starting = False
 
     @property
     def pid(self) -> int | None:
@@ -57,23 +58,30 @@ class LocalSessionPool(SessionPool):
         self._supervisor = asyncio.create_task(self._supervise())
 
     async def wait_ready(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
-        except TimeoutError:
-            raise PoolUnavailable("the local session pool is restarting; try again") from None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._ready.is_set():
+            if not self._worth_waiting(deadline):
+                raise PoolUnavailable("the local session pool is restarting; try again")
+            await asyncio.sleep(0.05)
 
     async def recover(self, timeout: float) -> None:
         """Wait until the supervisor has noticed a crash and the restarted pool answers."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         async with httpx.AsyncClient(timeout=1.0) as client:
-            while loop.time() < deadline:
+            while True:
                 if self._ready.is_set():
                     with contextlib.suppress(httpx.TransportError):
                         await client.get(f"{self.endpoint}healthz")
                         return
+                if not self._worth_waiting(deadline):
+                    raise PoolUnavailable("the local session pool did not come back in time")
                 await asyncio.sleep(0.05)
-        raise PoolUnavailable("the local session pool did not come back in time")
+
+    def _worth_waiting(self, deadline: float) -> bool:
+        """Until the caller's deadline, and past it while a start is in progress: a pool
+        still starting (its data stack takes half a minute to load on a busy host) is not one
+        that will not come back, and each start ends within START_TIMEOUT."""
+        return self._starting or asyncio.get_running_loop().time() < deadline
 
     async def stop(self) -> None:
         self._stopping = True
@@ -83,6 +91,13 @@ class LocalSessionPool(SessionPool):
             await _terminate(self._proc)
 
     async def _spawn(self) -> None:
+        self._starting = True
+        try:
+            await self._start_process()
+        finally:
+            self._starting = False
+
+    async def _start_process(self) -> None:
         # Only what the pool reads: the service's own secrets stay out of its environment.
         env = {k: v for k, v in os.environ.items() if k in BASE_ENV or k.startswith(POOL_PREFIX)}
         env["SESSION_POOL_API_KEY"] = self._key
@@ -97,7 +112,13 @@ class LocalSessionPool(SessionPool):
             env=env,
             start_new_session=True,
         )
-        await self._wait_healthy()
+        try:
+            await self._wait_healthy()
+        except PoolUnavailable:
+            if self._proc.returncode is None:
+                # A pool that did not start in time must not start later beside its successor.
+                await _terminate(self._proc)
+            raise
         self.epoch = uuid.uuid4().hex
         self._ready.set()
         log.info("local session pool ready on %s (pid %s)", self.endpoint, self._proc.pid)

@@ -1,6 +1,7 @@
 """Faults are reported, never hung on: a malformed tool call, an expired code session, the
 session pool killed during a call, and the service killed in the middle of a turn."""
 
+import asyncio
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ from tests.conftest import start_session_pool
 from tests.service.conftest import Service, azure_env, pool_env, run_service
 from tests.service.helpers import ask_chat, config, new_id, pool_pid, script_code_turn
 from tests.support.scripted_llm import Text, ToolCall, arithmetic_brain
+from tools.local_pool import LocalSessionPool
 
 COOLDOWN_SECONDS = 2
 
@@ -148,3 +150,24 @@ def _ask_when_started(service, conversation: str, started: threading.Event, resu
                 started.set()
             output += chunk.get("output") or ""
     result["output"] = {"steps": [steps[i] for i in sorted(steps)], "output": output}
+
+
+def test_a_restarting_pool_is_waited_for_while_it_starts():
+    """The pool's data stack takes half a minute to load on a busy host: a caller whose
+    deadline passes while the replacement is still starting waits for it, not a 503."""
+    asyncio.run(_recover_from_a_killed_pool())
+
+
+async def _recover_from_a_killed_pool() -> None:
+    pool = LocalSessionPool()
+    await pool.start()
+    try:
+        killed = pool.pid
+        os.killpg(killed, signal.SIGKILL)
+        while pool.pid == killed:  # the supervisor has started the replacement
+            await asyncio.sleep(0.05)
+        await pool.recover(timeout=0)  # past the deadline at once, yet the start is awaited
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(f"{pool.endpoint}healthz")).status_code == 200
+    finally:
+        await pool.stop()
