@@ -146,22 +146,24 @@ def test_a_plain_python_traceback_folds_its_library_frames(page: Page, shot) -> 
 
 
 def test_an_html_table_from_code_is_a_table_without_its_scripts(page: Page, shot) -> None:
-    """A step's HTML outputs (a DataFrame's table) are drawn by the page's own step renderer,
-    run here in the browser on a step as the service sends it."""
+    """A step's HTML outputs (a DataFrame's table) are drawn under the steps by the page's
+    own answer renderer, run here in the browser on a step as the service sends it."""
     open_new_chat(page)
     page.evaluate(
         """async () => {
-        const { stepBlock } = await import("./render.js");
+        const { AssistantView } = await import("./render.js");
         const table = '<div><style>td {color: red}</style><table class="dataframe">' +
           '<thead><tr style="text-align: right;"><th>city</th><th>population</th></tr></thead>' +
           '<tbody><tr><td>Lyon</td><td>522969</td></tr><tr><td>Nice</td>' +
           '<td onclick="window.injected = 1">348085<script>window.injected = 2</script></td></tr>' +
           '</tbody></table></div>';
         const step = {index: 0, code: "df", status: "Success", result: "city ...", html: [table]};
-        document.getElementById("messages").append(stepBlock(step, true));
+        const answer = new AssistantView();
+        answer.show({output: "The two cities.", steps: [step]});
+        document.getElementById("messages").append(answer.node);
     }"""
     )
-    result = page.locator("details.step .result")
+    result = page.locator("article.msg.assistant .tables")
     expect(result.locator("table th")).to_have_text(["city", "population"])
     expect(result.locator("table tbody tr")).to_have_count(2)
     expect(result.locator("script, style, [onclick], [style]")).to_have_count(0)
