@@ -109,7 +109,7 @@ class Run {
       addChunk(this.answer, { steps });
     } else if (message.type === "tool" && this.toolCalls.has(message.tool_call_id)) {
       const index = this.toolCalls.get(message.tool_call_id);
-      const result = message.artifact && typeof message.artifact === "object" ? message.artifact : { status: "Failure", stderr: String(message.content) };
+      const result = message.artifact && typeof message.artifact === "object" ? clientStep(message.artifact) : { status: "Failure", stderr: String(message.content) };
       addChunk(this.answer, { steps: [{ index, ...result }] });
     } else if (message.type === "ai" && typeof message.content === "string" && message.content) {
       this.answer.output = message.content;
@@ -167,3 +167,15 @@ function place() {
 new MutationObserver(place).observe(document.body, { childList: true, subtree: true });
 
 markdownReady.catch((err) => console.warn(err.message));
+
+/** The agent's step (its tool message's artifact) as the page draws steps: the cell's Jupyter
+ *  `outputs` as `images` (every PNG) and `html` (every other table), as the service's
+ *  conversations/outputs.py client_step gives them to /chat's clients. */
+function clientStep(artifact) {
+  if (!Array.isArray(artifact.outputs)) return artifact;
+  const { outputs, ...step } = artifact;
+  const rich = outputs.filter((o) => o && ["display_data", "execute_result"].includes(o.output_type)).map((o) => o.data || {});
+  step.images = rich.filter((data) => typeof data["image/png"] === "string").map((data) => data["image/png"]);
+  step.html = rich.filter((data) => typeof data["image/png"] !== "string" && typeof data["text/html"] === "string").map((data) => data["text/html"]);
+  return step;
+}
