@@ -12,6 +12,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -113,23 +114,28 @@ def test_locked_install_then_cmd_serves_and_healthcheck_passes(installed):
 
     # The container app always names its pool (Azure's); the image has no sessions' environment.
     pool_env = {"POOL_MANAGEMENT_ENDPOINT": f"http://127.0.0.1:{_free_port()}/"}
-    server = subprocess.Popen(cmd, cwd=context, env={**env, **pool_env}, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            probe = subprocess.run(health, cwd=context, env=env, capture_output=True)
-            if probe.returncode == 0:
-                break
-            assert server.poll() is None, f"service exited:\n{server.stdout.read()}"
-            assert time.monotonic() < deadline, "HEALTHCHECK never passed"
-            time.sleep(0.5)
-    finally:
-        server.terminate()
+    # Its log goes to a file: a pipe nobody reads would stop the service once full.
+    with tempfile.TemporaryFile("w+") as log:
+        server = subprocess.Popen(cmd, cwd=context, env={**env, **pool_env}, stdout=log,
+                                  stderr=subprocess.STDOUT)  # fmt: skip
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            deadline = time.monotonic() + 90
+            while True:
+                probe = subprocess.run(health, cwd=context, env=env, capture_output=True)
+                if probe.returncode == 0:
+                    break
+                if server.poll() is not None:
+                    log.seek(0)
+                    raise AssertionError(f"service exited:\n{log.read()}")
+                assert time.monotonic() < deadline, "HEALTHCHECK never passed"
+                time.sleep(0.5)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def test_cmd_without_a_pool_endpoint_exits_and_says_why(installed):

@@ -127,7 +127,8 @@ def test_no_message_text_is_recorded_by_default(quiet):
     recorded = json.dumps(ingestion.envelopes).lower()
     assert SECRET_WORD not in recorded
     assert ANSWER not in recorded
-    assert "4321" not in recorded
+    # The code the model wrote (a bare "4321" may turn up in a random id, port or duration).
+    assert "4321 * 8765" not in recorded
     urls = [r["data"]["baseData"]["url"] for r in requests_named(ingestion, "GET /chat")]
     assert urls and all("?" not in url for url in urls)
 
