@@ -15,6 +15,7 @@ const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const THEME_STORAGE = "code-interpreter.theme";
 // How long Stop waits for the interrupted code's own result (what it printed so far).
 const STOP_GRACE_MS = 5000;
+const STOPPED_NOTE = "Stopped. The conversation is still usable.";
 
 const EXAMPLES = {
   offline: ["What is 25 * 847?", "What is 2 to the power of 64?", "What time is it right now?", "Show me this month's calendar"],
@@ -286,7 +287,10 @@ async function send(text, { replace } = {}) {
   try {
     const signal = run.controller.signal;
     await streamTurn({ conversationId: id, text, replace, answer: run.answer, view: turn.view, signal });
-    turn.view.setNote("");
+    // Stopped, the turn may still end on its own first (the interrupted code answers, then
+    // the model): it was stopped all the same.
+    if (run.stopping) turn.view.setNote(STOPPED_NOTE, "stopped");
+    else turn.view.setNote("");
   } catch (err) {
     failed(run, err);
   } finally {
@@ -307,7 +311,7 @@ function failed(run, err) {
   unfinished.forEach((s) => Object.assign(s, { status: "stopped" }));
   if (unfinished.length) turn.view.setSteps(answer.steps);
   if (err.name === "AbortError" || run.stopping) {
-    turn.view.setNote("Stopped. The conversation is still usable.", "stopped");
+    turn.view.setNote(STOPPED_NOTE, "stopped");
     return;
   }
   if (err.rejected && !answer.output && !answer.steps.length) {
