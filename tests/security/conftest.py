@@ -5,11 +5,15 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from pages import WEB_DIR
+from security.guards import build_guards
 from security.keys import hash_api_key
+from security.signin import install_signin
 from settings import Settings
 from tests.support.scripted_llm import ScriptedLLM, arithmetic_brain
 from tests.support.servers import free_port
@@ -73,3 +77,17 @@ def serve_keyed_service(
         )
         with serve(create_app(settings), lifespan="on") as base:
             yield base
+
+
+def whoami_app(settings: Settings) -> FastAPI:
+    """The guards, the sign-in form and one route that says who is calling."""
+    guards = build_guards(settings)
+    app = FastAPI()
+    app.state.guards = guards
+
+    @app.get("/whoami")
+    async def whoami(user: Annotated[str, Depends(guards.user)]) -> dict:
+        return {"user": user}
+
+    install_signin(app, WEB_DIR / "signin")
+    return app

@@ -2,28 +2,15 @@
 
 import subprocess
 import sys
-from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI, Request
+from fastapi import Request
 
 from security.auth import Authenticator, enabled_methods, is_direct_loopback
-from security.guards import build_guards
 from settings import Settings
-from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
+from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve, whoami_app
 from tests.support.servers import ROOT
-
-
-def whoami_app(settings: Settings) -> FastAPI:
-    guards = build_guards(settings)
-    app = FastAPI()
-
-    @app.get("/whoami")
-    async def whoami(user: Annotated[str, Depends(guards.user)]) -> dict:
-        return {"user": user}
-
-    return app
 
 
 def test_a_key_in_either_header_names_its_user() -> None:

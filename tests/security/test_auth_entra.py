@@ -8,25 +8,20 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Annotated
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import Depends, FastAPI
 from jwt.algorithms import RSAAlgorithm
 
-from pages import WEB_DIR
 from security.entra import EntraTokenVerifier
 from security.guards import build_guards
 from security.sessions import SESSION_COOKIE
-from security.signin import install_signin
 from settings import Settings
-from tests.security.conftest import ALICE_KEY, make_settings, serve
+from tests.security.conftest import ALICE_KEY, make_settings, serve, whoami_app
 from tests.support.servers import free_port
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -91,25 +86,9 @@ def entra_settings(jwks_url: str, **overrides: object) -> Settings:
     return make_settings(auth_mode="both", **{**fields, **overrides})
 
 
-@contextmanager
-def whoami_app(settings: Settings) -> Iterator[str]:
-    """The guards, the sign-in form and one route that says who is calling."""
-    guards = build_guards(settings)
-    app = FastAPI()
-    app.state.guards = guards
-
-    @app.get("/whoami")
-    async def whoami(user: Annotated[str, Depends(guards.user)]) -> dict:
-        return {"user": user}
-
-    install_signin(app, WEB_DIR / "signin")
-    with serve(app) as url:
-        yield url
-
-
 @pytest.fixture(scope="module")
 def service(jwks: JwksServer) -> Iterator[str]:
-    with whoami_app(entra_settings(jwks.url)) as url:
+    with serve(whoami_app(entra_settings(jwks.url))) as url:
         yield url
 
 
@@ -190,7 +169,7 @@ def test_made_up_key_ids_do_not_refetch_the_keys_each_time(service: str, jwks) -
 
 
 def test_unreachable_keys_answer_503_not_401() -> None:
-    with whoami_app(entra_settings(f"http://127.0.0.1:{free_port()}/keys")) as url:
+    with serve(whoami_app(entra_settings(f"http://127.0.0.1:{free_port()}/keys"))) as url:
         response = call(url, token())
     assert response.status_code == 503
     assert response.headers["retry-after"] == "30"
@@ -246,7 +225,7 @@ def test_guests_are_refused(service: str, guest: dict) -> None:
 
 @pytest.mark.parametrize("guest", GUESTS)
 def test_guests_are_accepted_when_allowed(jwks: JwksServer, guest: dict) -> None:
-    with whoami_app(entra_settings(jwks.url, entra_allow_guests=True)) as url:
+    with serve(whoami_app(entra_settings(jwks.url, entra_allow_guests=True))) as url:
         assert call(url, token(**guest)).json() == {"user": "entra:0000-user-a"}
 
 

@@ -4,18 +4,13 @@ import base64
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import Depends, FastAPI
 
-from pages import WEB_DIR
-from security.guards import build_guards
 from security.keys import hash_api_key
 from security.sessions import SESSION_COOKIE, SessionSigner, SignedIn
-from security.signin import install_signin
-from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve
+from tests.security.conftest import ALICE_KEY, BOB_KEY, make_settings, serve, whoami_app
 
 SECRET = "a-session-secret-for-these-tests-only"
 MAX_AGE = 3600
@@ -24,15 +19,7 @@ MAX_AGE = 3600
 @contextmanager
 def signin_app(**overrides: object) -> Iterator[str]:
     """The guards and the sign-in routes, with one API route that says who is calling."""
-    guards = build_guards(make_settings(session_max_age_seconds=MAX_AGE, **overrides))
-    app = FastAPI()
-    app.state.guards = guards
-
-    @app.get("/whoami")
-    async def whoami(user: Annotated[str, Depends(guards.user)]) -> dict:
-        return {"user": user}
-
-    install_signin(app, WEB_DIR / "signin")
+    app = whoami_app(make_settings(session_max_age_seconds=MAX_AGE, **overrides))
     with serve(app) as url:
         yield url
 
