@@ -9,11 +9,13 @@ endpoint and key. With one worker the app starts its pool itself, as `uvicorn se
 
 import argparse
 import asyncio
+import math
 import os
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 
@@ -26,7 +28,39 @@ WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def default_workers() -> int:
-    return min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)
+    return min(usable_cpus(), MAX_DEFAULT_WORKERS)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on, within its cgroup's CPU quota where it has one: in a
+    container `os.cpu_count()` counts the host's (Azure Container Apps gives a quota instead)."""
+    cpus = len(os.sched_getaffinity(0))
+    for path, read in CPU_QUOTA_FILES:
+        try:
+            quota, period = read(path)
+        except (OSError, ValueError):
+            continue
+        if quota > 0 and period > 0:
+            cpus = min(cpus, max(1, math.ceil(quota / period)))
+        break
+    return cpus
+
+
+def _cpu_max(path: str) -> tuple[int, int]:
+    """cgroup v2: "QUOTA PERIOD", QUOTA "max" when there is none."""
+    quota, period = Path(path).read_text().split()
+    return (-1 if quota == "max" else int(quota)), int(period)
+
+
+def _cfs_quota(path: str) -> tuple[int, int]:
+    """cgroup v1: the quota (-1 for none) and the period, in files of their own."""
+    return int(Path(path).read_text()), int(Path(path).with_name("cpu.cfs_period_us").read_text())
+
+
+CPU_QUOTA_FILES = (
+    ("/sys/fs/cgroup/cpu.max", _cpu_max),
+    ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", _cfs_quota),
+)
 
 
 def main(argv: list[str] | None = None) -> None:

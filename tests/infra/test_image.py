@@ -106,7 +106,8 @@ def test_locked_install_then_cmd_serves_and_healthcheck_passes(installed):
     env = _image_env(context)
     port = str(_free_port())
     cmd = json.loads(_args("CMD")[0])
-    assert cmd[:2] == ["uvicorn", "server:app"] and cmd[cmd.index("--port") + 1] == "8000"
+    # As `make run`: the workers of the container's CPU quota, each serving server:app.
+    assert cmd[:3] == ["python", "-m", "serve"] and cmd[cmd.index("--port") + 1] == "8000"
     # Loopback and a free port here; the image binds 0.0.0.0:8000.
     cmd[cmd.index("--host") + 1], cmd[cmd.index("--port") + 1] = "127.0.0.1", port
     health = json.loads(_args("HEALTHCHECK")[0].split("CMD", 1)[1])
