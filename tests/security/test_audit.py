@@ -40,6 +40,7 @@ def index() -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
+    server.server_close()
 
 
 def run_audit(tmp_path: Path, url: str, pins: list[str], ignores: str = "") -> tuple[int, str]:

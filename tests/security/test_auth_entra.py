@@ -68,6 +68,7 @@ def jwks() -> Iterator[JwksServer]:
     thread.start()
     yield server
     httpd.shutdown()
+    httpd.server_close()
     thread.join(5)
 
 

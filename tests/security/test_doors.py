@@ -5,7 +5,7 @@ file without credentials."""
 import base64
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import httpx2
@@ -37,8 +37,19 @@ def url(session_pool, model, tmp_path_factory) -> Iterator[str]:
         yield base
 
 
-def openai_client(url: str, key: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+@pytest.fixture(scope="module")
+def openai_client(url) -> Iterator[Callable[[str], openai.OpenAI]]:
+    """The official client for the key given (one per key), closed after the module."""
+    clients: dict[str, openai.OpenAI] = {}
+
+    def client(key: str) -> openai.OpenAI:
+        if key not in clients:
+            clients[key] = openai.OpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0)
+        return clients[key]
+
+    yield client
+    for made in clients.values():
+        made.close()
 
 
 def mcp_calls(url: str, headers: dict, *calls: tuple[str, dict]) -> list:
@@ -50,11 +61,11 @@ def mcp_calls(url: str, headers: dict, *calls: tuple[str, dict]) -> list:
     return run_async(calls_in_one_session())
 
 
-def test_a_key_is_needed_at_both_doors(url):
+def test_a_key_is_needed_at_both_doors(url, openai_client):
     with pytest.raises(openai.AuthenticationError) as refused:
-        openai_client(url, "not-a-key").models.list()
+        openai_client("not-a-key").models.list()
     assert refused.value.body["type"] == "invalid_request_error"
-    assert [m.id for m in openai_client(url, ALICE_KEY).models.list()] == [
+    assert [m.id for m in openai_client(ALICE_KEY).models.list()] == [
         "code-interpreter",
         "code-agent",
     ]
@@ -67,9 +78,9 @@ def test_a_key_is_needed_at_both_doors(url):
     assert not listed.is_error
 
 
-def test_another_users_conversation_is_refused_at_both_doors(url):
+def test_another_users_conversation_is_refused_at_both_doors(url, openai_client):
     conversation = "alice-doors-1"
-    alice = openai_client(url, ALICE_KEY)
+    alice = openai_client(ALICE_KEY)
     alice.chat.completions.create(
         model="code-interpreter",
         messages=[{"role": "user", "content": "What is 2 + 3?"}],
@@ -78,7 +89,7 @@ def test_another_users_conversation_is_refused_at_both_doors(url):
 
     for model in ("code-interpreter", "code-agent"):
         with pytest.raises(openai.NotFoundError) as refused:
-            openai_client(url, BOB_KEY).chat.completions.create(
+            openai_client(BOB_KEY).chat.completions.create(
                 model=model,
                 messages=[{"role": "user", "content": "What is 2 + 2?"}],
                 extra_headers={"X-Conversation-Id": conversation},
@@ -90,7 +101,7 @@ def test_another_users_conversation_is_refused_at_both_doors(url):
     )
     for continued in ({"conversation": conversation}, {"previous_response_id": alices_response.id}):
         with pytest.raises(openai.NotFoundError) as refused:
-            openai_client(url, BOB_KEY).responses.create(
+            openai_client(BOB_KEY).responses.create(
                 model="code-interpreter", input="What is 2 + 2?", **continued
             )
         assert "no conversation alice-doors-1" in refused.value.message
@@ -138,10 +149,12 @@ INITIALIZE = {
 }
 
 
-def test_links_in_answers_open_without_credentials_and_only_what_they_name(url, model):
+def test_links_in_answers_open_without_credentials_and_only_what_they_name(
+    url, model, openai_client
+):
     script_code_turn(model, PLOT, answer="Plotted.")
     answer = (
-        openai_client(url, ALICE_KEY)
+        openai_client(ALICE_KEY)
         .chat.completions.create(
             model="code-interpreter",
             messages=[{"role": "user", "content": "plot it"}],

@@ -5,6 +5,7 @@ import base64
 import json
 import re
 import time
+from collections.abc import Iterator
 
 import httpx
 import openai
@@ -20,8 +21,10 @@ PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()"
 
 
 @pytest.fixture
-def client(azure_service) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{azure_service.url}/v1", api_key="unused", max_retries=0)
+def client(azure_service) -> Iterator[openai.OpenAI]:
+    url = f"{azure_service.url}/v1"
+    with openai.OpenAI(base_url=url, api_key="unused", max_retries=0) as client:
+        yield client
 
 
 def user(text: str) -> dict:
