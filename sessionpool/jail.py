@@ -1,11 +1,12 @@
 """Isolation of one session, run inside the processes the fork server forks.
 
-With namespaces a session is three processes: the forked child (S) makes a user namespace
-mapped to the session's host uid, then new mount, PID, network, IPC, UTS and cgroup
-namespaces, and builds a read-only root on a tmpfs; its child (I) is PID 1 there, mounts
-/proc, pivots into the new root, forks K and replaces itself with a small init
-(session_init.c) that keeps nothing of the interpreter's memory; K enters a second user
-namespace as uid 1000 without capabilities, limits itself and runs the kernel.
+With namespaces a session is two processes: the fork server forks I straight into a new user
+namespace mapped to the session's host uid, with new mount, PID, network, IPC and UTS
+namespaces, so that I is PID 1 there; I joins the session's cgroups and a cgroup namespace of
+its own, builds a read-only root on a tmpfs, mounts /proc, pivots into the new root, forks K
+and replaces itself with a small init (session_init.c) that keeps nothing of the interpreter's
+memory; K enters a second user namespace as uid 1000 without capabilities, limits itself and
+runs the kernel.
 """
 
 import contextlib
@@ -66,40 +67,60 @@ def join(cgroup_procs: list[str]) -> None:
     linux.write_file("/proc/self/oom_score_adj", "1000")
 
 
-def enter_namespaces(layout: Layout, limits: Limits, host_uid: int) -> Handles:
-    """Run in S; returns only in K, fully isolated."""
-    others = linux.NAMESPACE_FLAGS & ~linux.CLONE_NEWUSER
-    if os.geteuid() == 0:
-        # Root builds the root first: as the session's uid it could not reach a Python
-        # under /root. The namespaces made next are owned by the session's user namespace.
-        linux.unshare(linux.CLONE_NEWNS)
-        rootfs.build_root(layout, limits, owner=host_uid)
-        _become(host_uid)
-        linux.unshare(linux.CLONE_NEWUSER)
-        _map_ids(0, host_uid)
-        linux.unshare(others)
-    else:
-        linux.unshare(linux.CLONE_NEWUSER)
-        _map_ids(0, host_uid)
-        linux.unshare(others)
-        rootfs.build_root(layout, limits, owner=None)
-    if os.fork():
-        os._exit(0)
+def fork_session(host_uid: int, limits: Limits) -> tuple[int, int | None]:
+    """In the fork server: fork I into the session's new namespaces (all made by the one fork:
+    its user namespace first, which owns the others), like os.fork. The parent maps the
+    child's root to `host_uid` and gives it an OOM score of 1000 (a floor, written as root)
+    before the child goes on. The cgroup namespace comes later, once the child is in the
+    session's groups. Returns the pid, and in the child the descriptor of its /mnt/data
+    mount when the pool is root (see rootfs.data_mount)."""
+    data = rootfs.data_mount(limits, host_uid) if os.geteuid() == 0 else None
+    mapped_read, mapped_write = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = linux.fork_into_namespaces(linux.NAMESPACE_FLAGS & ~linux.CLONE_NEWCGROUP)
+    except OSError:
+        for fd in (mapped_read, mapped_write, data):
+            if fd is not None:
+                os.close(fd)
+        raise
+    if pid == 0:
+        os.close(mapped_write)
+        if os.read(mapped_read, 1) != b"1":
+            os._exit(71)  # the parent could not map it (and says so)
+        os.close(mapped_read)
+        return 0, data
+    if data is not None:
+        os.close(data)
+    os.close(mapped_read)
+    try:
+        linux.write_file(f"/proc/{pid}/oom_score_adj", "1000")
+        _map_ids(pid, 0, host_uid)
+        os.write(mapped_write, b"1")
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        os.close(mapped_write)
+    return pid, None
+
+
+def enter_namespaces(layout: Layout, limits: Limits, data: int | None) -> Handles:
+    """Run in I, forked by `fork_session` and in the session's cgroups; returns only in K,
+    fully isolated."""
+    # Root of the user namespace, which is the session's host uid outside. A uid change
+    # makes the process undumpable: its /proc files would then be root's, not its own.
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    linux.prctl(linux.PR_SET_DUMPABLE, 1)
+    linux.unshare(linux.CLONE_NEWCGROUP)
+    rootfs.build_root(layout, limits, data)
     return _become_init(limits)
 
 
-def _become(host_uid: int) -> None:
-    """As root, become the session's own host uid, so its namespace maps to that uid."""
-    os.setgroups([])
-    os.setresgid(host_uid, host_uid, host_uid)
-    os.setresuid(host_uid, host_uid, host_uid)
-    linux.prctl(linux.PR_SET_DUMPABLE, 1)
-
-
-def _map_ids(inside: int, outside: int) -> None:
-    linux.write_file("/proc/self/setgroups", "deny")
-    linux.write_file("/proc/self/uid_map", f"{inside} {outside} 1\n")
-    linux.write_file("/proc/self/gid_map", f"{inside} {outside} 1\n")
+def _map_ids(pid: int | str, inside: int, outside: int) -> None:
+    linux.write_file(f"/proc/{pid}/setgroups", "deny")
+    linux.write_file(f"/proc/{pid}/uid_map", f"{inside} {outside} 1\n")
+    linux.write_file(f"/proc/{pid}/gid_map", f"{inside} {outside} 1\n")
 
 
 def _become_init(limits: Limits) -> Handles:
@@ -151,7 +172,7 @@ def _become_small_init(kernel: int, status_write: int) -> None:
 def _become_kernel(limits: Limits) -> None:
     """In K: uid 1000 in a user namespace of its own, no capabilities, limits, seccomp."""
     linux.unshare(linux.CLONE_NEWUSER)
-    _map_ids(SANDBOX_UID, 0)
+    _map_ids("self", SANDBOX_UID, 0)
     linux.drop_capabilities()
     apply_limits(limits)
     landlock.restrict_writes(WRITABLE)

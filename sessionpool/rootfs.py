@@ -75,8 +75,19 @@ class Layout:
         return layout
 
 
-def build_root(layout: Layout, limits: Limits, owner: int | None) -> None:
-    """Assemble the session's root in a tmpfs at NEW_ROOT, read-only once done."""
+def data_mount(limits: Limits, owner: int) -> int:
+    """As root, in the fork server: the tmpfs for a session's /mnt/data, not yet mounted (its
+    descriptor). Made outside the session's user namespace, like the pool's own files, so that
+    the pool (root, which that namespace does not map) can write uploads into it."""
+    options = {"size": f"{limits.disk_mb}m", "nr_inodes": str(limits.disk_mb * INODES_PER_MB)}
+    options |= {"mode": "0700", "uid": str(owner), "gid": str(owner)}
+    return linux.detached_mount("tmpfs", options, linux.MOUNT_ATTR_NOSUID | linux.MOUNT_ATTR_NODEV)
+
+
+def build_root(layout: Layout, limits: Limits, data: int | None) -> None:
+    """Assemble the session's root in a tmpfs at NEW_ROOT, read-only once done; run as the
+    root of the session's user namespace. /mnt/data is `data` (see data_mount), or else a
+    tmpfs of that namespace's, where the pool runs as the session's own uid."""
     root = NEW_ROOT
     flags = linux.MS_NOSUID | linux.MS_NODEV
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
@@ -88,10 +99,11 @@ def build_root(layout: Layout, limits: Limits, owner: int | None) -> None:
         os.makedirs(root + path)
     # The writable mounts come before the binds, so a Python under /tmp is bound on top.
     linux.mount("tmpfs", root + "/tmp", "tmpfs", flags, _tmpfs(limits.tmp_mb, "1777"))
-    data = _tmpfs(limits.disk_mb, "0700")
-    if owner is not None:
-        data += f",uid={owner},gid={owner}"
-    linux.mount("tmpfs", root + "/mnt/data", "tmpfs", flags, data)
+    if data is None:
+        linux.mount("tmpfs", root + "/mnt/data", "tmpfs", flags, _tmpfs(limits.disk_mb, "0700"))
+    else:
+        linux.attach_mount(data, root + "/mnt/data")
+        os.close(data)
     for path, fd in sources.items():
         os.makedirs(root + path, exist_ok=True)
         # Recursive: the environment is a mount at /usr/local, and a user namespace may not

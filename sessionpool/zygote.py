@@ -68,6 +68,8 @@ def main() -> None:
     started = time.perf_counter()
     linux.prctl(linux.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, _reap)
+    if os.geteuid() == 0:
+        os.setgroups([])  # a session cannot drop groups (setgroups is denied in its namespace)
     shell = kernel.build_shell()
     layout = rootfs.Layout.of_this_host(excluded=CODE_PATHS)
     kernel.warm_up(shell, WARM_UP)
@@ -126,6 +128,7 @@ def _freeze() -> None:
         raise RuntimeError("the fork server must stay single-threaded")
     gc.collect()
     gc.freeze()  # forked sessions then share the objects' pages instead of copying them
+    linux.collapse_into_huge_pages()
 
 
 def _preload() -> list[str]:
@@ -149,19 +152,27 @@ def _reap(*_) -> None:
 
 
 def _spawn(request: dict, session_fd: int, shell, layout, limits) -> int:
-    pid = os.fork()
+    """Fork the session's first process; its pid, or 0 (and the session told why) if none."""
+    namespaces, data = request["isolation"] == "namespaces", None
+    try:
+        if namespaces:
+            pid, data = jail.fork_session(request["host_uid"], limits)
+        else:
+            pid = os.fork()
+    except OSError as error:
+        message = {"op": "error", "message": f"the session's first process failed: {error}"}
+        protocol.send(socket.socket(fileno=os.dup(session_fd)), message)
+        return 0
     if pid:
         return pid
     try:
         jail.join(request["cgroups"])
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        if session_fd != jail.SESSION_FD:
-            os.dup2(session_fd, jail.SESSION_FD, inheritable=False)
-        os.closerange(jail.SESSION_FD + 1, os.sysconf("SC_OPEN_MAX"))
+        data = _keep_only(session_fd, data)
         channel = socket.socket(fileno=jail.SESSION_FD)
         isolation, uid = request["isolation"], request["host_uid"]
-        if isolation == "namespaces":
-            handles = jail.enter_namespaces(layout, limits, uid)
+        if namespaces:
+            handles = jail.enter_namespaces(layout, limits, data)
             handles.layers = jail.applied_layers()
         else:
             landlocked = isolation == "landlock"
@@ -175,6 +186,22 @@ def _spawn(request: dict, session_fd: int, shell, layout, limits) -> int:
         finally:
             os._exit(70)
     os._exit(0)
+
+
+def _keep_only(session_fd: int, data: int | None) -> int | None:
+    """Close every descriptor but the session's socket, moved to SESSION_FD, and `data`,
+    moved to the one after it (its new number)."""
+    if data == jail.SESSION_FD:
+        data = os.dup(data)
+    if session_fd != jail.SESSION_FD:
+        os.dup2(session_fd, jail.SESSION_FD, inheritable=False)
+    first_closed = jail.SESSION_FD + 1
+    if data is not None:
+        if data != first_closed:
+            os.dup2(data, first_closed, inheritable=False)
+        data, first_closed = first_closed, first_closed + 1
+    os.closerange(first_closed, os.sysconf("SC_OPEN_MAX"))
+    return data
 
 
 def _run_kernel(channel: socket.socket, shell, handles: jail.Handles, isolation: str) -> None:
