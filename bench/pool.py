@@ -4,9 +4,11 @@ Jupyter kernel per session, repeat by repeat (pool, then kernels, then the pool 
 Each figure is printed as min / median / max over the repeats. First calls go to new
 identifiers, paced (open loop: one every 1/rate s whether or not the last answered, timed from
 when it was due) and back to back (one at a time); warm calls go to one session through a lean
-keep-alive client and through langchain-azure-dynamic-sessions' SessionsPythonREPLTool; memory
-is per idle session, in three parts: private pages, page tables, and kernel memory (slab,
-stacks) as the session's cgroup counts it. Prints figures; asserts nothing.
+keep-alive client and through langchain-azure-dynamic-sessions' SessionsPythonREPLTool; CPU
+per new session is what the first-call runs cost the pool, the fork server and the sessions'
+processes (ended ones included), per session; memory is per idle session, in three parts:
+private pages, page tables, and kernel memory (slab, stacks) as the session's cgroup counts
+it. Prints figures; asserts nothing.
 """
 
 import argparse
@@ -41,6 +43,8 @@ WARM_CODE = "1 + 1"
 GEN1 = {"api-version": "2024-02-02-preview"}
 GEN2 = {"api-version": "2025-02-02-preview"}
 MIB = 2**20
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CPU_PARTS = ("pool", "fork server", "session processes")
 # The README's targets for this 2-core machine (issue 14); printed, never asserted.
 TARGETS = {
     "first call, paced p99": "<= 50 ms at 100/s",
@@ -106,6 +110,17 @@ def page_table_bytes(pid: int) -> int:
     return _kib(_fields(f"/proc/{pid}/status").get("VmPTE", "0 kB"))
 
 
+def cpu_seconds(pid: int, reaped_children: bool = False) -> float:
+    """CPU time of process `pid` (user and system), or of the children it has reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    start = 13 if reaped_children else 11  # cutime, cstime; else utime, stime
+    return (int(fields[start]) + int(fields[start + 1])) / CLOCK_TICKS
+
+
 def _fields(path: str) -> dict[str, str]:
     try:
         with open(path) as file:
@@ -149,12 +164,45 @@ def _counters(path: str) -> dict[str, int]:
         return {}
 
 
-def weigh(sessions: list[list[int]], figures: Figures) -> None:
-    """Mean memory per session, in MiB: each session is its list of processes."""
+def pool_kernel_bytes(pid: int) -> int | None:
+    """Kernel memory charged to the memory cgroup of process `pid` (the fork server's, the
+    pool's group) and not to a session's group below it; None without cgroups. What the fork
+    server allocates for a new session before it joins its own group (its namespaces, its
+    /mnt/data mount) lands there."""
+    for path in _memory_groups(pid):
+        if path.startswith("v2:"):
+            stat = _counters(f"/sys/fs/cgroup{path[3:]}/memory.stat")
+            return sum(stat.get(k, 0) for k in ("slab", "kernel_stack", "percpu", "sock"))
+        group = Path(f"/sys/fs/cgroup/memory{path}")
+        try:
+            total = int((group / "memory.kmem.usage_in_bytes").read_text())
+            inside = (
+                int(p.read_text()) for p in group.glob("session-*/memory.kmem.usage_in_bytes")
+            )
+            return total - sum(inside)
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _memory_groups(pid: int) -> list[str]:
+    """The memory cgroup of process `pid`, as "/path" (v1) or "v2:/path"."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as file:
+            lines = [line.strip().split(":", 2) for line in file]
+    except OSError:
+        return []
+    found = [path for _, controllers, path in lines if "memory" in controllers.split(",")]
+    return found or [f"v2:{path}" for _, controllers, path in lines if controllers == ""]
+
+
+def weigh(sessions: list[list[int]], figures: Figures, outside: float = 0.0) -> None:
+    """Mean memory per session, in MiB: each session is its list of processes; `outside` is
+    the kernel memory per session charged to the pool's group rather than to the session's."""
     private = [sum(map(private_bytes, s)) for s in sessions]
     tables = [sum(map(page_table_bytes, s)) for s in sessions]
     found = [kernel_bytes(s[0], t) for s, t in zip(sessions, tables, strict=True)]
-    kernel = [k for k in found if k is not None]
+    kernel = [k + outside for k in found if k is not None]
     figures.add("memory per idle session, private", statistics.mean(private) / MIB)
     figures.add("memory per idle session, page tables", statistics.mean(tables) / MIB)
     total = statistics.mean(private) + statistics.mean(tables)
@@ -189,6 +237,25 @@ class Pool:
         while self.counts()["ready"] < self.ready and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(0.5)
+
+    @property
+    def fork_server(self) -> int:
+        return process_tree()[self.process.pid][0]
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far: the pool's own, the fork server's own, and its sessions'
+        processes' (live ones, and those it or they reaped)."""
+        fork_server = self.fork_server
+        below = descendants(fork_server)
+        sessions = cpu_seconds(fork_server, reaped_children=True)
+        sessions += sum(cpu_seconds(p) + cpu_seconds(p, reaped_children=True) for p in below)
+        return dict(
+            zip(
+                CPU_PARTS,
+                (cpu_seconds(self.process.pid), cpu_seconds(fork_server), sessions),
+                strict=True,
+            )
+        )
 
     def sessions(self) -> list[list[int]]:
         """Each session's processes (its init and what runs below it), ready ones included."""
@@ -316,12 +383,18 @@ def _delete(pool: Pool, identifiers: list[str]) -> None:
 
 
 def pool_round(pool: Pool, args: argparse.Namespace, number: int, figures: Figures) -> None:
+    before = pool.cpu()
     for label, rate in (("paced", args.rate), ("back to back", None)):
         identifiers = [f"first-{number}-{label[0]}-{i}" for i in range(args.sessions)]
         samples = asyncio.run(_first_calls(pool, identifiers, rate))
         figures.add_latencies(f"first call, {label}", samples)
         _delete(pool, identifiers)
         pool.settle()
+    spent = {part: seconds - before[part] for part, seconds in pool.cpu().items()}
+    per_session = 1000 / (2 * args.sessions)
+    figures.add("CPU per new session, total", sum(spent.values()) * per_session)
+    for part in CPU_PARTS:
+        figures.add(f"CPU per new session, {part}", spent[part] * per_session)
     warm = f"warm-{number}"
     figures.add_latencies(
         "warm 1+1, keep-alive HTTP", asyncio.run(_warm_calls(pool, warm, args.calls))
@@ -338,9 +411,13 @@ def pool_round(pool: Pool, args: argparse.Namespace, number: int, figures: Figur
         samples.append(time.perf_counter() - started)
     figures.add_latencies("warm 1+1, official tool", samples)
     idle = [f"idle-{number}-{i}" for i in range(args.idle)]
+    fork_server = pool.fork_server
+    before = pool_kernel_bytes(fork_server)
     asyncio.run(_open_sessions(pool, idle))
     time.sleep(1)
-    weigh(pool.sessions(), figures)
+    after = pool_kernel_bytes(fork_server)
+    outside = (after - before) / len(idle) if before is not None and after is not None else 0.0
+    weigh(pool.sessions(), figures, outside)
     _delete(pool, [*idle, warm])
     pool.settle()
 
@@ -408,6 +485,7 @@ BASELINE_NOTES = {
     "warm 1+1, official tool p50": "n/a: no HTTP API",
     "warm 1+1, official tool p99": "n/a",
     "memory per idle session, kernel": "n/a: no cgroup per kernel",
+    "CPU per new session, total": "not measured",
     "live sessions that all answer": "not tried",
 }
 
@@ -425,9 +503,14 @@ def print_table(pool: Figures, baseline: Figures | None, args: argparse.Namespac
         "latencies in ms (p50 and p99 of each round), memory in MiB.\n"
         f"first calls run {FIRST_CODE!r} on a new identifier: {args.sessions} per run, paced at "
         f"{args.rate:g}/s or back to back; warm calls {WARM_CODE!r}, {args.calls} per client "
-        "(the kernels' through jupyter_client over ZeroMQ).\nmemory: mean over "
+        "(the kernels' through jupyter_client over ZeroMQ).\nCPU per new session: CPU time "
+        "of the pool, the fork server and the sessions' processes over both first-call runs "
+        "(each session's start, first call and deletion, refilling the ready set included), "
+        "in ms per session.\nmemory: mean over "
         f"{args.idle} idle sessions plus the ready ones; kernel = slab and stacks charged to "
-        f"the session's cgroup. {os.cpu_count()} CPUs, load average "
+        "the session's cgroup, plus what the pool's own group gained per session (the fork "
+        "server makes each session's namespaces before it joins its cgroup).\n"
+        f"{os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.1f} at the end. Targets are the README's, never asserted."
     )
 
