@@ -8,6 +8,7 @@ forks a second, bare fork server, which serves the requests for an empty kernel
 (`useEmptyKernel`): IPython and nothing preloaded.
 """
 
+import contextlib
 import gc
 import json
 import os
@@ -161,7 +162,8 @@ def _spawn(request: dict, session_fd: int, shell, layout, limits) -> int:
             pid = os.fork()
     except OSError as error:
         message = {"op": "error", "message": f"the session's first process failed: {error}"}
-        protocol.send(socket.socket(fileno=os.dup(session_fd)), message)
+        with contextlib.suppress(OSError), socket.socket(fileno=os.dup(session_fd)) as channel:
+            protocol.send(channel, message)
         return 0
     if pid:
         return pid
