@@ -13,6 +13,7 @@ from pathlib import Path
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
@@ -21,6 +22,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from conversations.locks import AdvisoryLocks, FileLocks, SaveLocks
+from conversations.serializer import RememberingSerializer
 
 SQLITE_FILE = "conversations.db"
 LOCKS_FOLDER = "locks"
@@ -52,12 +54,14 @@ async def open_checkpointer(
     """The checkpointer on the same database, set up (its tables made or migrated). Call it
     inside the event loop that will use it, and `close_checkpointer` it on shutdown."""
     saver: AsyncPostgresSaver | PrunedSqliteSaver
+    serde = RememberingSerializer(JsonPlusSerializer())
     if database_url:
-        saver = AsyncPostgresSaver(await _postgres_pool(database_url, password_provider))
+        pool = await _postgres_pool(database_url, password_provider)
+        saver = AsyncPostgresSaver(pool, serde=serde)
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
         connection = aiosqlite.connect(data_dir / SQLITE_FILE, timeout=SQLITE_BUSY_SECONDS)
-        saver = PrunedSqliteSaver(await connection)
+        saver = PrunedSqliteSaver(await connection, serde=serde)
     await saver.setup()
     return saver
 

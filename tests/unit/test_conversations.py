@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from sqlalchemy import text
 
 from conversations import Conversation, Memory
 from conversations.ids import check_conversation_id, session_identifier, thread_identifier
 from conversations.locks import FileLocks
+from conversations.serializer import RememberingSerializer
 from conversations.transcript import (
     PYTHON_TOOL,
     mark_answer,
@@ -162,6 +164,7 @@ import asyncio, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from conversations.locks import FileLocks
+from conversations.serializer import RememberingSerializer
 
 async def hold():
     async with FileLocks(Path(sys.argv[2])).hold("alice/c1"):
@@ -215,3 +218,45 @@ def test_save_locks_of_other_conversations_do_not_wait(tmp_path):
 async def _hold(locks, key: str) -> None:
     async with locks.hold(key):
         pass
+
+
+def test_each_worker_reads_the_turns_the_other_saved(tmp_path):
+    """Two workers on one store: each remembers the checkpoints it wrote and read, yet reads
+    the other's saves."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+
+    async def scenario() -> list[list[str]]:
+        workers = [build_conversations(settings), build_conversations(settings)]
+        for worker in workers:
+            await worker.start()
+        try:
+            one, two = [await w.claim("alice", "c1") for w in workers]
+            seen = []
+            for turn in range(4):
+                worker, conversation = (workers[0], one) if turn % 2 == 0 else (workers[1], two)
+                loaded = await worker.load(conversation)
+                seen.append([m.text for m in loaded])
+                await worker.save(conversation, [HumanMessage(f"q{turn}"), AIMessage(f"a{turn}")])
+            seen.append([m.text for m in await workers[0].load(one)])
+            return seen
+        finally:
+            for worker in workers:
+                await worker.close()
+
+    seen = run_async(scenario())
+    expected = [f"{kind}{turn}" for turn in range(4) for kind in "qa"]
+    assert seen == [expected[: 2 * turn] for turn in range(5)]
+
+
+def test_a_remembered_checkpoint_is_handed_out_as_a_copy():
+    serializer = RememberingSerializer(JsonPlusSerializer())
+    checkpoint = {"channel_values": {"messages": [HumanMessage("q"), AIMessage("a")]}}
+    encoded = serializer.dumps_typed(checkpoint)
+    checkpoint["channel_values"]["messages"].append(HumanMessage("changed after the save"))
+
+    first = serializer.loads_typed(encoded)
+    first["channel_values"]["messages"].clear()
+    again = serializer.loads_typed(encoded)
+
+    assert [m.text for m in again["channel_values"]["messages"]] == ["q", "a"]
+    assert again == JsonPlusSerializer().loads_typed(encoded)
