@@ -167,21 +167,34 @@ def prctl_pointer(option: int, arg2: int, pointer) -> None:
 
 
 def collapse_into_huge_pages() -> None:
-    """Back this process's anonymous memory with transparent huge pages where a whole aligned
-    2 MiB fits (MADV_COLLAPSE, Linux 6.1+; elsewhere nothing changes). A fork then copies one
-    entry per 2 MiB instead of 512, and a child's exit drops as few; a child that writes still
-    copies only the 4 KiB pages it writes."""
-    with open("/proc/self/maps") as file:
-        regions = [line.split() for line in file]
-    for fields in regions:
-        name = fields[5] if len(fields) > 5 else ""
-        if fields[1] != "rw-p" or name not in ("", "[heap]"):
-            continue
-        start, end = (int(address, 16) for address in fields[0].split("-"))
-        start = -(-start // HUGE_PAGE) * HUGE_PAGE
-        end = end // HUGE_PAGE * HUGE_PAGE
-        if end > start:
-            _libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), MADV_COLLAPSE)
+    """Back this process's anonymous memory with transparent huge pages (MADV_COLLAPSE, Linux
+    6.1+; elsewhere nothing changes), 2 MiB block by block (one failing block does not stop
+    the rest) in the regions that are mostly in use (a block is filled whole). A fork then
+    copies one entry per 2 MiB instead of 512, and a child's exit drops as few; a child that
+    writes still copies only the 4 KiB pages it writes."""
+    for start, end in _mostly_used_anonymous_regions():
+        for block in range(-(-start // HUGE_PAGE) * HUGE_PAGE, end - HUGE_PAGE + 1, HUGE_PAGE):
+            _libc.madvise(ctypes.c_void_p(block), ctypes.c_size_t(HUGE_PAGE), MADV_COLLAPSE)
+
+
+def _mostly_used_anonymous_regions() -> list[tuple[int, int]]:
+    """(start, end) of the private, writable, anonymous regions (the heap included) of this
+    process of which at least half is in memory, from /proc/self/smaps."""
+    regions: list[tuple[int, int]] = []
+    candidate = None
+    with open("/proc/self/smaps") as file:
+        for line in file:
+            fields = line.split()
+            if "-" in fields[0] and not fields[0].endswith(":"):
+                start, end = (int(address, 16) for address in fields[0].split("-"))
+                name = fields[5] if len(fields) > 5 else ""
+                anonymous = fields[1] == "rw-p" and name in ("", "[heap]")
+                candidate = (start, end) if anonymous else None
+            elif fields[0] == "Anonymous:" and candidate:
+                start, end = candidate
+                if int(fields[1]) * 1024 * 2 >= end - start:
+                    regions.append(candidate)
+    return regions
 
 
 def mount_flags_of(path: str) -> int:
