@@ -42,7 +42,7 @@ class SessionFilesMiddleware(AgentMiddleware[SessionFilesState]):
     async def abefore_agent(self, state: SessionFilesState, runtime: Runtime) -> dict[str, Any]:
         conversation = Conversation.from_config(get_config())
         sync = await self._files.sync(conversation)
-        return {"files_note": files_note(await self._files.listing(conversation), sync)}
+        return {"files_note": files_note(sync)}
 
     async def aafter_agent(self, state: SessionFilesState, runtime: Runtime) -> None:
         conversation = Conversation.from_config(get_config())
@@ -63,16 +63,17 @@ class SessionFilesMiddleware(AgentMiddleware[SessionFilesState]):
         return await handler(request.override(system_message=system))
 
 
-def files_note(files: list[dict], sync: Sync) -> str:
+def files_note(sync: Sync) -> str:
     """What the model is told of the session's files, and of a session that is new."""
     notes = []
     if sync.restored:
         notes.append(FILES_RESTORED_NOTE.format(files=", ".join(sync.restored)))
     if sync.lost:
         notes.append(FILES_LOST_NOTE.format(files=", ".join(sync.lost)))
-    if files:
+    if sync.files:
         listed = ", ".join(
-            f"{f['name']} ({f['size']} bytes{'' if f['kept'] else NOT_KEPT_MARK})" for f in files
+            f"{f['name']} ({f['size']} bytes{'' if f['kept'] else NOT_KEPT_MARK})"
+            for f in sync.files
         )
         notes.append(SESSION_FILES_NOTE.format(files=listed))
     else:

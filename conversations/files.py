@@ -10,11 +10,10 @@ gone but its files were restored. The agent syncs before and after each turn.
 """
 
 import asyncio
-import contextlib
 import hashlib
 import mimetypes
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,6 +47,7 @@ class Sync:
     restored: list[str] = field(default_factory=list)
     not_kept: list[str] = field(default_factory=list)  # over the quota: only in the session
     lost: list[str] = field(default_factory=list)  # not kept, and gone with the old session
+    files: list[dict] = field(default_factory=list)  # the conversation's files now, as `listing`
 
 
 @dataclass
@@ -91,22 +91,21 @@ class ConversationFiles:
             for name, entry in listed.items():
                 if not _unchanged(rows.get(name), entry):
                     await self._keep_from_session(conversation, entry, rows, sync)
+            sync.files = _listed(rows.values())  # the index as written above, not read again
             return sync
 
     async def current(self, conversation: Conversation) -> list[dict]:
         """The files as they are now: the session's (kept when they fit) and the kept ones,
         which alone are listed while the pool is unreachable. A new session is not filled."""
-        with contextlib.suppress(PoolUnavailable):
-            await self.sync(conversation, restore=False)
-        return await self.listing(conversation)
+        try:
+            return (await self.sync(conversation, restore=False)).files
+        except PoolUnavailable:
+            return await self.listing(conversation)
 
     async def listing(self, conversation: Conversation) -> list[dict]:
         """The conversation's files: name, size, last_modified (as the session had it), and
         whether the service keeps it."""
-        return [
-            {"name": row.name, "size": row.size, "last_modified": row.modified, "kept": row.kept}
-            for row in sorted(await self._rows(conversation), key=lambda row: row.name)
-        ]
+        return _listed(await self._rows(conversation))
 
     async def upload(self, conversation: Conversation, name: str, data: bytes) -> dict:
         """Keep the file and put it into the session (after restoring the kept ones into a
@@ -234,6 +233,13 @@ class ConversationFiles:
             )
         await self.storage.delete(_key(conversation, name))
         return removed.rowcount > 0
+
+
+def _listed(rows: Iterable[_Row]) -> list[dict]:
+    return [
+        {"name": row.name, "size": row.size, "last_modified": row.modified, "kept": row.kept}
+        for row in sorted(rows, key=lambda row: row.name)
+    ]
 
 
 def _of(conversation: Conversation) -> tuple:
