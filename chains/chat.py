@@ -5,11 +5,11 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
 
-from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_message
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 
 from chains.output import ChatChunk
+from chains.router import route_of
 from chains.turn import Turn
 from conversations import Conversation, Conversations
 from errors import ServiceError
@@ -101,12 +101,7 @@ def _turn_of(payload: Any) -> Turn:
 
 
 async def _decide(decider: Runnable, history: list, message: str, config: RunnableConfig) -> str:
-    try:
-        decision = await decider.ainvoke({"history": history, "message": message}, config)
-    except OutputParserException:
-        # A model that cannot fill the schema can still answer in words.
-        return "chat"
-    return decision.route if decision else "chat"
+    return route_of(await decider.ainvoke({"history": history, "message": message}, config))
 
 
 async def _direct_stream(
