@@ -11,7 +11,7 @@ from langchain_core.runnables import Runnable
 
 from agents import build_code_agent
 from azure_auth import POSTGRES_SCOPE, entra_token_provider
-from chains import build_chat_chain, build_direct_chain, build_route_decider
+from chains import build_chat_chain, build_route_decider
 from conversations import (
     ConversationFiles,
     Conversations,
@@ -86,7 +86,7 @@ def build_services(settings: Settings, llm: BaseChatModel | None = None) -> Serv
     agent = build_code_agent(llm, python_tool, files, settings.max_tool_calls_per_turn)
     chat = build_chat_chain(
         build_route_decider(llm),
-        build_direct_chain(llm),
+        llm,
         agent,
         conversations,
         model_retries=settings.llm_max_retries,

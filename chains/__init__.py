@@ -1,7 +1,6 @@
 """The routing chain and its parts: the route decision and the direct answer."""
 
 from chains.chat import agent_chunks, build_chat_chain
-from chains.direct import build_direct_chain
 from chains.output import ChatChunk, ChatOutput, Step, chat_input_model
 from chains.router import RouteDecision, build_route_decider
 
@@ -12,7 +11,6 @@ __all__ = [
     "agent_chunks",
     "Step",
     "build_chat_chain",
-    "build_direct_chain",
     "build_route_decider",
     "chat_input_model",
 ]

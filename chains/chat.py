@@ -5,11 +5,13 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, cast
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, message_chunk_to_message
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableGenerator
 
+from chains.direct import direct_messages
 from chains.output import ChatChunk
-from chains.router import route_of
+from chains.router import route_messages, route_of
 from chains.turn import Turn
 from conversations import Conversation, Conversations
 from errors import ServiceError
@@ -23,7 +25,7 @@ TURN_TIMEOUT_NOTE = (
 
 def build_chat_chain(
     decider: Runnable,
-    direct: Runnable,
+    llm: BaseChatModel,
     agent: Runnable,
     conversations: Conversations,
     model_retries: int = 2,
@@ -31,9 +33,12 @@ def build_chat_chain(
 ) -> RunnableGenerator:
     """Input {"message": str}; streams ChatChunks that add up to the /chat output.
 
-    Per turn: one history load, one decision, one stream, one save. The save runs however
+    Per turn: one history load, one decision (`decider`, from `build_route_decider`), one
+    stream (the direct answer from `llm`, or the agent's), one save. The save runs however
     the turn ends: done, failed, stopped by the client, or cut at `turn_timeout` seconds
-    (the Python tool interrupts code whose call is cancelled).
+    (the Python tool interrupts code whose call is cancelled). The models are called with
+    their messages, not through prompt-template sequences: a sequence adds runs, callbacks
+    and a task per streamed chunk to every turn.
     """
 
     async def chat(inputs: AsyncIterator[Any], config: RunnableConfig) -> AsyncIterator[ChatChunk]:
@@ -43,14 +48,16 @@ def build_chat_chain(
         deadline = asyncio.get_running_loop().time() + turn_timeout
         try:
             with model_errors(model_retries):
-                turn.route = await _decide(decider, history, turn.question.text, config)
+                turn.route = route_of(
+                    await decider.ainvoke(route_messages(history, turn.question), config)
+                )
                 yield ChatChunk(
                     route=turn.route, conversation_id=conversation.id, output="", steps=[]
                 )
                 if turn.route == "python":
                     stream = _agent_stream(agent, [*history, turn.question], config)
                 else:
-                    stream = _direct_stream(direct, history, turn.question.text, config)
+                    stream = _direct_stream(llm, direct_messages(history, turn.question), config)
                 async with aclosing(turn.follow(_until(deadline, stream))) as chunks:
                     async for chunk in chunks:
                         yield chunk
@@ -75,7 +82,12 @@ def build_chat_chain(
 
 
 async def _until(deadline: float, stream: AsyncGenerator) -> AsyncGenerator:
-    """The stream's items until the loop's clock reaches `deadline`, then no more."""
+    """The stream's items until the loop's clock reaches `deadline`, then no more.
+
+    Each step runs in a task of its own (`wait_for`). Run in the request's own task under
+    `asyncio.timeout_at`, it would save a task per chunk, but a dropped stream then left its
+    code running (tests/service/test_conversations.py, the dropped stream).
+    """
     loop = asyncio.get_running_loop()
     while True:
         try:
@@ -100,23 +112,20 @@ def _turn_of(payload: Any) -> Turn:
     return Turn(fields["message"], fields.get("replace_turn"))
 
 
-async def _decide(decider: Runnable, history: list, message: str, config: RunnableConfig) -> str:
-    return route_of(await decider.ainvoke({"history": history, "message": message}, config))
-
-
 async def _direct_stream(
-    direct: Runnable, history: list, message: str, config: RunnableConfig
+    llm: BaseChatModel, messages: list[BaseMessage], config: RunnableConfig
 ) -> AsyncGenerator[ChatChunk | BaseMessage, None]:
     """The answer's tokens, then the answer as one message."""
-    whole = None
-    stream = cast(AsyncGenerator, direct.astream({"history": history, "message": message}, config))
+    chunks = []
+    stream = cast(AsyncGenerator, llm.astream(messages, config))
     async with aclosing(stream):
         async for chunk in stream:
-            whole = chunk if whole is None else whole + chunk
+            chunks.append(chunk)
             if chunk.text:
                 yield ChatChunk(output=chunk.text)
-    if whole is not None:
-        yield message_chunk_to_message(whole)
+    if chunks:
+        # Merged once at the end (a chunk plus a list of chunks), not into a new message per token.
+        yield message_chunk_to_message(chunks[0] + chunks[1:])
 
 
 def agent_chunks(

@@ -1,18 +1,11 @@
 """The direct answer: the model with the conversation's history, streamed token by token."""
 
-from langchain_core.language_models import BaseChatModel
-from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from chains.prompts import DIRECT_PROMPT
 
 
-def build_direct_chain(llm: BaseChatModel):
-    """Input: {"history": [messages], "message": str}; output: the answer, an AI message."""
-    prompt = ChatPromptTemplate.from_messages(
-        [
-            ("system", DIRECT_PROMPT),
-            MessagesPlaceholder("history"),
-            ("human", "{message}"),
-        ]
-    )
-    return prompt | llm
+def direct_messages(history: list[BaseMessage], question: HumanMessage) -> list[BaseMessage]:
+    """The direct answer's prompt: its instructions, the conversation so far, the user's
+    message (a plain list: a prompt template's run per turn would cost CPU and say nothing)."""
+    return [SystemMessage(DIRECT_PROMPT), *history, question]

@@ -3,8 +3,8 @@
 from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage
-from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field, ValidationError
 
 from chains.prompts import ROUTER_PROMPT
@@ -18,25 +18,23 @@ class RouteDecision(BaseModel):
     )
 
 
-def build_route_decider(llm: BaseChatModel):
-    """Input: {"history": [messages], "message": str}; output: the model's AI message, whose
-    tool call `route_of` reads.
+def build_route_decider(llm: BaseChatModel) -> Runnable[list[BaseMessage], AIMessage]:
+    """The model, bound to call RouteDecision: input `route_messages(...)`, output an AI
+    message whose tool call `route_of` reads.
 
     The request is the one `with_structured_output(RouteDecision, method="function_calling")`
     sends (function calling works on every OpenAI-compatible server that supports tools), but
     the call LangChain has already parsed is read here: its output parser would parse it again
     on a worker thread, a hop that costs about 1 ms of CPU per turn.
     """
-    prompt = ChatPromptTemplate.from_messages(
-        [
-            ("system", ROUTER_PROMPT),
-            MessagesPlaceholder("history"),
-            ("human", "{message}"),
-        ]
-    )
-    return prompt | llm.bind_tools(
+    return llm.bind_tools(
         [RouteDecision], tool_choice=RouteDecision.__name__, parallel_tool_calls=False
     )
+
+
+def route_messages(history: list[BaseMessage], question: HumanMessage) -> list[BaseMessage]:
+    """The decider's prompt: its instructions, the conversation so far, the user's message."""
+    return [SystemMessage(ROUTER_PROMPT), *history, question]
 
 
 def route_of(message: AIMessage) -> str:
