@@ -3,8 +3,11 @@
 import ast
 import re
 
-# 25, 0.5, .5, 1.5e3, 1e-9: scientific notation included, so "1e308" is one number.
-NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)(?:e[-+]?\d+)?"
+# 25, 0.5, .5, 1.5e3, 1e-9: scientific notation included, so "1e308" is one number. A number
+# starts only where no digit precedes it and its digits are never given back (possessive): a
+# pattern that fails after a long run of digits then fails once, not once per digit of the
+# run, which made a message of a few thousand digits cost seconds of CPU.
+NUMBER = r"(?<![\d.])(?:\d++(?:\.\d++)?|\.\d++)(?:e[-+]?\d++)?"
 _OPERAND = rf"(?:{NUMBER}|\([^()]*\))"
 _FOLLOW_UP = re.compile(r"\b(?:that|it|this|the result|the answer|the previous result)\b")
 _WORD_OPERATORS = [
@@ -61,15 +64,20 @@ def to_python_expression(text: str, previous: str | None = None) -> str | None:
     candidates = [c.group().strip() for c in _CANDIDATE.finditer(normalized)]
     for candidate in sorted(candidates, key=len, reverse=True):
         expression = _clean(candidate)
-        if expression and _is_arithmetic(expression):
-            return _without_spare_parentheses(expression)
+        try:
+            if expression and _is_arithmetic(expression):
+                return _without_spare_parentheses(expression)
+        except (RecursionError, MemoryError):
+            continue  # nested deeper than Python's parser goes ("1 - - - ... - 1"): not ours
     return None
 
 
 def _clean(candidate: str) -> str:
     expression = re.sub(r"\s+", " ", candidate).strip().rstrip(".")
-    expression = re.sub(r"^\.(?!\d)|^[*/+]+|[*/+\-]+$", "", expression).strip()
-    return expression
+    dot_first = re.match(r"\.(?!\d)", expression)
+    expression = expression[1:] if dot_first else expression.lstrip("*/+")
+    # rstrip, not "[*/+-]+$": a regex retried at each operator of a long run is quadratic.
+    return expression.rstrip("*/+-").strip()
 
 
 def _without_spare_parentheses(expression: str) -> str:

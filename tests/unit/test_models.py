@@ -30,6 +30,19 @@ def test_arithmetic_in_sentences(sentence, expression):
     assert to_python_expression(sentence) == expression
 
 
+@pytest.mark.parametrize(
+    ("sentence", "expression"),
+    [
+        ("1" + " - " * 2000 + "1", None),  # deeper than Python's parser goes
+        ("(" * 150 + "1 + 1" + ")" * 150, "1 + 1"),
+        ("1" + "-" * 8000, None),
+        ("what is 2.5e3 + .5 and 3.x", "2.5e3 + .5"),
+    ],
+)
+def test_arithmetic_at_the_edges_is_read_or_declined_never_raised(sentence, expression):
+    assert to_python_expression(sentence) == expression
+
+
 def test_follow_ups_use_the_previous_result():
     assert to_python_expression("What's the square root of that?", "21175") == "math.sqrt(21175)"
     assert to_python_expression("and the result times 2", "7") == "7 * 2"
