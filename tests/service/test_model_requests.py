@@ -40,10 +40,14 @@ MATTERING_HEADERS = ("authorization", "api-key", "content-type", "accept")
 
 
 def _models(llm, azure: bool):
+    """The SDK's model and the service's, and their HTTP clients (for the test to close)."""
+    clients = []
+
     def build():
         # A client of its own: LangChain's shared default one keeps connections of an earlier
         # test's event loop.
-        fresh = {"max_retries": 0, "http_async_client": DefaultAsyncHttpxClient()}
+        clients.append(DefaultAsyncHttpxClient())
+        fresh = {"max_retries": 0, "http_async_client": clients[-1]}
         if azure:
             return AzureChatOpenAI(
                 azure_endpoint=llm.url,
@@ -54,7 +58,7 @@ def _models(llm, azure: bool):
             )
         return ChatOpenAI(base_url=llm.openai_base_url, api_key="scripted", model="m", **fresh)
 
-    return build(), send_as_built(build())
+    return build(), send_as_built(build()), clients
 
 
 def _sent(llm) -> dict:
@@ -70,7 +74,7 @@ def _sent(llm) -> dict:
 @pytest.mark.parametrize("azure", [False, True], ids=["openai", "azure"])
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
 def test_requests_are_what_the_sdk_sends(llm, azure, stream):
-    sdk, as_built = _models(llm, azure)
+    sdk, as_built, clients = _models(llm, azure)
 
     async def ask(model):
         llm.script(ToolCall("Python_REPL", {"python_code": "1 + 1"}), Text("two"))
@@ -89,6 +93,8 @@ def test_requests_are_what_the_sdk_sends(llm, azure, stream):
             llm.reset()
             answers.append(await ask(model))
             sent.append(_sent(llm))
+        for client in clients:
+            await client.aclose()
         return answers, sent
 
     # One event loop for both: the clients keep their connections open.
