@@ -2,12 +2,14 @@
 
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -152,6 +154,7 @@ def create_pool_app(settings: PoolSettings, on_ready: Callable[[Pool], None] | N
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _routing_error},
+        middleware=[Middleware(http.InstanceHeader, instance=secrets.token_hex(8))],
     )
     app.state.pool = pool
     return app

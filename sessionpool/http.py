@@ -21,6 +21,30 @@ IDENTIFIER = re.compile(r"[\x21-\x5b\x5d-\x7e]{4,128}")
 MIB = 1024 * 1024
 
 
+# An extension: every answer names the pool process that gave it. A client that sees the name
+# change knows the pool restarted, and that each session it used is new, its variables gone.
+INSTANCE_HEADER = b"x-session-pool-instance"
+
+
+class InstanceHeader:
+    """ASGI middleware: `INSTANCE_HEADER` on every answer, `instance` being this process's."""
+
+    def __init__(self, app, instance: str) -> None:
+        self.app = app
+        self.instance = (INSTANCE_HEADER, instance.encode())
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def named(message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), self.instance]}
+            await send(message)
+
+        return await self.app(scope, receive, named)
+
+
 class ApiError(Exception):
     """An error answer: Azure's body, `x-ms-error-code`, optional headers."""
 

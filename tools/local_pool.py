@@ -8,13 +8,13 @@ import secrets
 import signal
 import socket
 import sys
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from errors import PoolUnavailable
-from tools.pool import SessionPool
+from tools.pool import SessionPool, until_answering
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,6 @@ class LocalSessionPool(SessionPool):
     def __init__(self) -> None:
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}/"
-        self.epoch = ""
         self._key = secrets.token_urlsafe(32)
         self._proc: asyncio.subprocess.Process | None = None
         self._ready = asyncio.Event()
@@ -59,29 +58,23 @@ class LocalSessionPool(SessionPool):
 
     async def wait_ready(self, timeout: float) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
+        worth_waiting = self._worth(deadline)
         while not self._ready.is_set():
-            if not self._worth_waiting(deadline):
+            if not worth_waiting(asyncio.get_running_loop().time()):
                 raise PoolUnavailable("the local session pool is restarting; try again")
             await asyncio.sleep(0.05)
 
     async def recover(self, timeout: float) -> None:
         """Wait until the supervisor has noticed a crash and the restarted pool answers."""
         deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            while True:
-                if self._ready.is_set():
-                    with contextlib.suppress(httpx.TransportError):
-                        await client.get(f"{self.endpoint}healthz")
-                        return
-                if not self._worth_waiting(deadline):
-                    raise PoolUnavailable("the local session pool did not come back in time")
-                await asyncio.sleep(0.05)
+        if not await until_answering(self.endpoint, self._ready.is_set, self._worth(deadline)):
+            raise PoolUnavailable("the local session pool did not come back in time")
 
-    def _worth_waiting(self, deadline: float) -> bool:
+    def _worth(self, deadline: float) -> Callable[[float], bool]:
         """Until the caller's deadline, and past it while a start is in progress: a pool
         still starting (its data stack takes half a minute to load on a busy host) is not one
         that will not come back, and each start ends within START_TIMEOUT."""
-        return self._starting or asyncio.get_running_loop().time() < deadline
+        return lambda now: self._starting or now < deadline
 
     async def stop(self) -> None:
         self._stopping = True
@@ -119,7 +112,6 @@ class LocalSessionPool(SessionPool):
                 # A pool that did not start in time must not start later beside its successor.
                 await _terminate(self._proc)
             raise
-        self.epoch = uuid.uuid4().hex
         self._ready.set()
         log.info("local session pool ready on %s (pid %s)", self.endpoint, self._proc.pid)
 

@@ -1,7 +1,11 @@
 """Where code sessions live: Azure's session pool, a running local pool, or one we supervise."""
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from urllib.parse import urlparse
+
+import httpx
 
 from azure_auth import DYNAMIC_SESSIONS_SCOPE, entra_token_provider
 from errors import PoolUnavailable
@@ -9,15 +13,10 @@ from settings import Settings
 
 
 class SessionPool:
-    """A dynamic-sessions endpoint and how to authenticate to it.
-
-    `epoch` changes whenever the pool loses all its sessions (a restart), so callers can
-    tell a user that earlier variables are gone instead of failing mysteriously.
-    """
+    """A dynamic-sessions endpoint and how to authenticate to it."""
 
     endpoint: str
     local: bool = False
-    epoch: str = "remote"
 
     def token(self) -> str:
         raise NotImplementedError
@@ -37,7 +36,8 @@ class SessionPool:
 
 
 class RemoteSessionPool(SessionPool):
-    """A pool that runs elsewhere: Azure's (Entra ID tokens) or a local pool started by hand."""
+    """A pool that runs elsewhere: Azure's (Entra ID tokens), or a local one started by hand or
+    by `python -m serve` for its workers."""
 
     def __init__(self, endpoint: str, token_provider: Callable[[], str], local: bool) -> None:
         self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
@@ -46,6 +46,32 @@ class RemoteSessionPool(SessionPool):
 
     def token(self) -> str:
         return self._token_provider()
+
+    async def recover(self, timeout: float) -> None:
+        """A local pool is waited for until `timeout` (the one `python -m serve` supervises is
+        restarted at once when it dies); Azure's is not one to wait for."""
+        if not self.local:
+            return await super().recover(timeout)
+        deadline = asyncio.get_running_loop().time() + timeout
+        if not await until_answering(self.endpoint, lambda: True, deadline.__gt__):
+            raise PoolUnavailable("the code session pool did not come back in time")
+
+
+async def until_answering(
+    endpoint: str, ready: Callable[[], bool], worth_waiting: Callable[[float], bool]
+) -> bool:
+    """Whether the pool at `endpoint` answers its health route once `ready()` holds, asked
+    every 50 ms while `worth_waiting(now)` (the loop's clock) holds."""
+    loop = asyncio.get_running_loop()
+    async with httpx.AsyncClient(timeout=1.0) as client:
+        while True:
+            if ready():
+                with contextlib.suppress(httpx.TransportError):
+                    await client.get(f"{endpoint}healthz")
+                    return True
+            if not worth_waiting(loop.time()):
+                return False
+            await asyncio.sleep(0.05)
 
 
 def is_azure_endpoint(endpoint: str) -> bool:

@@ -2,10 +2,11 @@
 
 Every call goes through the service's one `httpx.AsyncClient`, so connections to the pool
 are reused. Failures become the service's own errors. The client also keeps what the
-service knows of each session without asking the pool: the pool's epoch and the time of
-the last call. A session from an earlier epoch (the local pool restarted) or idle longer
-than SESSION_POOL_COOLDOWN_SECONDS is gone with its variables, and the next execution says
-so to the model; no probe is made.
+service knows of each session without asking the pool: which pool process answered its last
+call, and when. A session last answered by another process of the local pool (it restarted,
+which every worker sees in the answers' `x-session-pool-instance`) or idle longer than
+SESSION_POOL_COOLDOWN_SECONDS is gone with its variables, and the next execution says so to
+the model; no probe is made.
 """
 
 import asyncio
@@ -29,6 +30,8 @@ from errors import (
 )
 from tools.pool import SessionPool
 
+# The local pool names its process on every answer (an extension; Azure's pool sends none).
+POOL_INSTANCE_HEADER = "x-session-pool-instance"
 FILES_API_VERSION = "2024-02-02-preview"  # as SessionsPythonREPLTool: code/execute and files
 SESSION_API_VERSION = "2025-10-02-preview"
 READY_TIMEOUT = 30.0
@@ -78,7 +81,7 @@ class PoolClient:
         self._http = http
         self._code_timeout = code_timeout
         self._cooldown = cooldown
-        self._last_calls: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._last_calls: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
         self._lost: OrderedDict[str, str] = OrderedDict()
         self._interrupts: set[asyncio.Task] = set()
 
@@ -172,7 +175,7 @@ class PoolClient:
         retry_after: tuple[type[httpx.TransportError], ...] = ANY_TRANSPORT_ERROR,
         **kw,
     ) -> httpx.Response:
-        self._note_if_lost(session)
+        self._note_if_expired(session)
         params = {"identifier": session, "api-version": api_version}
         url = self._pool.endpoint + route
         try:
@@ -181,9 +184,8 @@ class PoolClient:
             # A restarted local pool refuses connections for a moment and drops kept-alive
             # ones; the call is sent once more when it is back.
             await self._pool.recover(timeout=READY_TIMEOUT)
-            self._note_if_lost(session)
             response = await _mapped(self._send(method, url, params, kw))
-        self._remember(session)
+        self._remember(session, response.headers.get(POOL_INSTANCE_HEADER))
         _raise_for_status(response)
         return response
 
@@ -191,22 +193,21 @@ class PoolClient:
         headers = {"Authorization": f"Bearer {self._pool.token()}"}
         return await self._http.request(method, url, params=params, headers=headers, **kw)
 
-    def _note_if_lost(self, session: str) -> None:
-        """Before a call: whether the session's earlier state is gone since our last call."""
+    def _note_if_expired(self, session: str) -> None:
+        """Before a call: whether the session has been idle past the pool's cooldown."""
         last = self._last_calls.get(session)
-        if last is None:
-            return
-        epoch, at = last
-        if epoch != self._pool.epoch:
-            self._lost[session] = RESET_NOTE
-        elif time.monotonic() - at > self._cooldown:
+        if last is not None and time.monotonic() - last[1] > self._cooldown:
             self._lost[session] = EXPIRED_NOTE
-        _trim(self._lost)
+            _trim(self._lost)
 
-    def _remember(self, session: str) -> None:
-        """After a call the pool answered: the session lives in this epoch, as of now."""
-        self._last_calls.pop(session, None)
-        self._last_calls[session] = (self._pool.epoch, time.monotonic())
+    def _remember(self, session: str, instance: str | None) -> None:
+        """After a call the pool answered: which pool process holds the session, as of now.
+        Another than at our last call means the pool restarted: the session is a new one."""
+        last = self._last_calls.pop(session, None)
+        if last is not None and last[0] != instance:
+            self._lost[session] = RESET_NOTE
+            _trim(self._lost)
+        self._last_calls[session] = (instance, time.monotonic())
         _trim(self._last_calls)
 
     def _interrupt_soon(self, session: str) -> None:

@@ -6,6 +6,8 @@ worker holds the server side of the connection), so the test knows it crossed wo
 """
 
 import json
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +18,10 @@ import httpx
 import pytest
 
 from tests.service.conftest import Service
-from tests.service.helpers import config, new_id, script_code_turn
+from tests.service.helpers import config, new_id, pool_pid, script_code_turn
 from tests.support.scripted_llm import ToolCall
 from tests.support.servers import running_service
+from tools.pool_client import RESET_NOTE
 
 WORKERS = 2
 MCP_2025 = "2025-06-18"  # a protocol version of the initialize handshake
@@ -152,6 +155,34 @@ def test_an_interrupt_on_the_other_worker_stops_the_code(two_workers, llm):
 
     step = answers["turn"]["steps"][0]
     assert step["status"] == "Failure" and "KeyboardInterrupt" in step["stderr"]
+
+
+def test_a_restart_of_the_shared_pool_is_told_to_the_model_by_either_worker(two_workers, llm):
+    """The pool dies (its supervisor in `python -m serve` starts it again): each worker waits
+    for it, runs the next code in the conversation's new session, and tells the model that the
+    variables are gone (each saw the answers come from another pool process)."""
+    first, second = _workers(two_workers)
+    conversation = new_id()
+
+    def turn(client: httpx.Client, message: str) -> dict:
+        body = {"input": {"message": message}, "config": config(conversation)}
+        response = client.post("/chat/invoke", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["output"]
+
+    with connection_to(two_workers, first) as one, connection_to(two_workers, second) as other:
+        script_code_turn(llm, "kept = 6 * 7\nkept", "It is 42.")
+        turn(one, "6 * 7?")
+        script_code_turn(llm, "kept + 1", "And 43.")
+        turn(other, "plus 1?")
+        os.killpg(pool_pid(two_workers.proc.pid), signal.SIGKILL)
+        told = []
+        for client in (one, other):
+            script_code_turn(llm, "1 + 1", "Two.")
+            assert turn(client, "1 + 1?")["steps"][0]["result"] == 2
+            told.append(RESET_NOTE in str(llm.requests[-1]["body"]["messages"]))
+
+    assert told == [True, True]
 
 
 def test_saves_of_one_conversation_on_two_workers_keep_both_turns(two_workers, llm):

@@ -191,6 +191,19 @@ def test_health_reports_isolation_and_counts(session_pool):
     assert {"live", "busy", "ready"} <= body["sessions"].keys()
 
 
+def test_every_answer_names_the_pool_process(session_pool, client):
+    """The instance extension: one name per pool process, on answers, errors and health alike
+    (a client compares it between calls to tell a restarted pool)."""
+    answers = [
+        client.http.post("code/execute", params=params(new_id()), json={"properties": {}}),
+        client.http.get("session", params=params(new_id())),
+        httpx.get(f"{session_pool.endpoint}/healthz"),
+        httpx.get(f"{session_pool.endpoint}/session"),  # no key: 401
+    ]
+    names = {answer.headers.get("x-session-pool-instance") for answer in answers}
+    assert len(names) == 1 and None not in names and len(names.pop()) == 16
+
+
 def test_interrupt_extension_keeps_state(client):
     identifier = new_id()
     client.run("kept = 11", identifier)
