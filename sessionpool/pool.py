@@ -388,8 +388,16 @@ class Pool:
         return Outcome(False, stderr=f"{NOTE} The session was deleted during this call.\n")
 
     def counts(self) -> dict[str, int]:
+        """Sessions live (busy of them: running code), kept ready, being started, and calls
+        waiting for one (a burst faster than the machine starts them)."""
         busy = sum(1 for s in self.sessions.values() if s.busy)
-        return {"live": len(self.sessions), "busy": busy, "ready": len(self._ready)}
+        return {
+            "live": len(self.sessions),
+            "busy": busy,
+            "ready": len(self._ready),
+            "starting": self._starting,
+            "waiting": len(self._waiting),
+        }
 
     @staticmethod
     def timestamp(seconds: float) -> str:

@@ -26,6 +26,7 @@ SETTINGS = {
     "disk_mb": 16,
     "tmp_mb": 8,
 }
+SETTLED = {"live": 0, "busy": 0, "ready": 1, "starting": 0, "waiting": 0}
 # What a session says of itself, and a file only it should see.
 PROBE = textwrap.dedent(
     """
@@ -136,11 +137,11 @@ def test_after_a_burst_nothing_is_left_and_new_sessions_start(pool):
     while time.monotonic() < deadline:
         counts = pool.http.get("/healthz").json()["sessions"]
         processes = _session_processes(pool)
-        # Only the ready session is left: its init and its kernel.
-        if counts["live"] == 0 and counts["ready"] == 1 and len(processes) == 2:
+        # Only the ready session is left: its init and its kernel; no start, no call waiting.
+        if counts == SETTLED and len(processes) == 2:
             break
         time.sleep(0.2)
-    assert counts == {"live": 0, "busy": 0, "ready": 1}
+    assert counts == SETTLED
     assert len(processes) == 2, processes
     if _has_cgroups(pool):
         assert _session_groups_left(pool, processes) == set(processes.values())
