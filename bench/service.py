@@ -196,8 +196,9 @@ def seed_store(data_dir: Path, count: int) -> None:
             (STORE_SEED_USER,),
         )
         db.execute(
-            "INSERT INTO conversations (user_id, id, title, updated_at) "
-            "SELECT ?, 'seed-' || i, 'hello there', CURRENT_TIMESTAMP FROM n_ids",
+            "INSERT INTO conversations (user_id, id, title, updated_at, created_at) "
+            "SELECT ?, 'seed-' || i, 'hello there', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP "
+            "FROM n_ids",
             (STORE_SEED_USER,),
         )
         for table in ("checkpoints", "writes"):

@@ -94,7 +94,7 @@ class Conversations:
         return await self.store.owner(check_conversation_id(conversation_id))
 
     async def list_for(self, user: str) -> list[dict]:
-        """The user's conversations, newest first: id, title, updated_at."""
+        """The user's conversations, newest first: id, title, updated_at, created_at."""
         return await self.store.list_of(user)
 
     async def history(self, conversation: Conversation) -> dict:

@@ -7,6 +7,9 @@ the memory as the messages it stands for (a tool call and a tool result per step
 drops the table. Each moved message has an id made from its row, so a step that is run
 again (a crash half-way, two workers starting at once) replaces instead of repeating.
 
+Version 3 adds each conversation's creation time; a conversation of an earlier version is
+given the time of its last turn, the earliest the store knows of it.
+
 Not Alembic: the one step writes through the checkpointer's async API, which a synchronous
 migration script cannot await; one version row and one function per step say as much.
 """
@@ -15,15 +18,28 @@ import itertools
 import logging
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, Text, inspect, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from conversations.ids import thread_identifier
 from conversations.memory import Memory
-from conversations.store import metadata, schema_version
+from conversations.store import conversations, metadata, schema_version
 from conversations.transcript import PYTHON_TOOL, mark_answer, stopped_result, tool_content
 
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 log = logging.getLogger(__name__)
 _legacy = MetaData()
 v1_messages = Table(
@@ -50,6 +66,12 @@ async def migrate(engine: AsyncEngine, memory: Memory, tool_result_max_chars: in
             await connection.run_sync(v1_messages.drop, checkfirst=True)
             await _set_version(connection, 2)
         log.info("conversations migrated from schema 1 to 2 (turns moved into the memory)")
+        version = 2
+    if version == 2:
+        async with engine.begin() as connection:
+            await _add_created_at(connection)
+            await _set_version(connection, 3)
+        log.info("conversations migrated from schema 2 to 3 (creation times)")
 
 
 async def _version(connection: AsyncConnection) -> int:
@@ -59,6 +81,20 @@ async def _version(connection: AsyncConnection) -> int:
         version = 1 if has_v1 else CURRENT_VERSION
         await connection.execute(schema_version.insert().values(version=version))
     return version
+
+
+async def _add_created_at(connection: AsyncConnection) -> None:
+    def has_column(sync) -> bool:
+        return "created_at" in {c["name"] for c in inspect(sync).get_columns("conversations")}
+
+    if not await connection.run_sync(has_column):
+        kind = DateTime(timezone=True).compile(dialect=connection.dialect)
+        await connection.execute(text(f"ALTER TABLE conversations ADD COLUMN created_at {kind}"))
+    await connection.execute(
+        update(conversations)
+        .where(conversations.c.created_at.is_(None))
+        .values(created_at=conversations.c.updated_at)
+    )
 
 
 async def _set_version(connection: AsyncConnection, version: int) -> None:

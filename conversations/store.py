@@ -33,6 +33,8 @@ conversations = Table(
     Column("id", String(64), primary_key=True),
     Column("title", String(TITLE_CHARS), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
+    # Schema 3; empty only in a row of an older schema until its migration fills it.
+    Column("created_at", DateTime(timezone=True)),
 )
 # Who first used each conversation id: ids are global, so another user's id is a 404 rather
 # than a second, unrelated conversation under the same name.
@@ -100,7 +102,11 @@ class ConversationStore:
                 title = " ".join(first_message.split())[:TITLE_CHARS]
                 await connection.execute(
                     insert(conversations).values(
-                        user_id=user_id, id=conversation_id, title=title, updated_at=now
+                        user_id=user_id,
+                        id=conversation_id,
+                        title=title,
+                        updated_at=now,
+                        created_at=now,
                     )
                 )
 
@@ -115,9 +121,11 @@ class ConversationStore:
         return renamed.rowcount > 0
 
     async def list_of(self, user_id: str) -> list[dict]:
-        """The user's conversations, newest first: id, title, updated_at (ISO 8601)."""
+        """The user's conversations, newest first: id, title, updated_at and created_at (ISO
+        8601)."""
+        columns = conversations.c
         query = (
-            select(conversations.c.id, conversations.c.title, conversations.c.updated_at)
+            select(columns.id, columns.title, columns.updated_at, columns.created_at)
             .where(conversations.c.user_id == user_id)
             .order_by(conversations.c.updated_at.desc())
         )
@@ -147,8 +155,13 @@ class ConversationStore:
 
 
 def _with_iso_time(row: dict) -> dict:
-    updated = row["updated_at"]
-    if updated.tzinfo is None:
+    return {**row, **{key: _iso(row[key]) for key in ("updated_at", "created_at")}}
+
+
+def _iso(time: datetime | None) -> str | None:
+    if time is None:
+        return None  # a row written around the store (a bench's seeding), not by it
+    if time.tzinfo is None:
         # SQLite returns naive datetimes; they were written in UTC.
-        updated = updated.replace(tzinfo=UTC)
-    return {**row, "updated_at": updated.isoformat()}
+        time = time.replace(tzinfo=UTC)
+    return time.isoformat()

@@ -64,4 +64,6 @@ def test_conversations_written_by_schema_1_read_back_and_continue(
     with sqlite3.connect(database) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
         version = connection.execute("SELECT version FROM schema_version").fetchall()
-    assert "messages" not in tables and version == [(2,)]
+    assert "messages" not in tables and version == [(3,)]
+    # Schema 3: a conversation older than its creation time is given the time of its last turn.
+    assert all(c["created_at"] == c["updated_at"] for c in listed)

@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -73,8 +74,10 @@ def test_claims_turns_titles_and_forgetting_on_sqlite(tmp_path):
         try:
             mine = await conversations.claim("alice", "c1")
             await conversations.save(mine, _step_turn("What is 6 * 7?", "6 * 7", step, "42"))
+            (first,) = await conversations.list_for("alice")
             await conversations.save(mine, [HumanMessage("thanks"), AIMessage("welcome")])
             seen = {
+                "first": first,
                 "history": await conversations.history(mine),
                 "listed": await conversations.list_for("alice"),
                 "loaded": await conversations.load(mine),
@@ -101,9 +104,48 @@ def test_claims_turns_titles_and_forgetting_on_sqlite(tmp_path):
         "route": "python",
         "steps": [{"index": 0, "code": "6 * 7", **step}],
     }
-    assert [c["id"] for c in seen["listed"]] == ["c1"] and seen["listed"][0]["updated_at"]
+    assert [c["id"] for c in seen["listed"]] == ["c1"]
+    (listed,) = seen["listed"]
+    assert listed["created_at"] == seen["first"]["created_at"] == seen["first"]["updated_at"]
+    assert listed["updated_at"] > listed["created_at"]
     assert len(seen["loaded"]) == 6 and seen["journal"] == "wal"
     assert seen["peek"].user == "bob" and seen["freed"].user == "bob"
+
+
+def test_a_schema_2_store_gets_creation_times_from_its_last_turns(tmp_path):
+    """Schema 2 had no creation time: each conversation is given its last turn's time, once."""
+    with sqlite3.connect(tmp_path / "conversations.db") as db:
+        db.execute(
+            "CREATE TABLE conversations (user_id VARCHAR(200) NOT NULL, id VARCHAR(64) NOT NULL, "
+            "title VARCHAR(60) NOT NULL, updated_at DATETIME NOT NULL, PRIMARY KEY (user_id, id))"
+        )
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (2)")
+        db.execute("INSERT INTO conversations VALUES ('alice', 'c1', 'hi', '2026-01-02 03:04:05')")
+
+    async def listed() -> list[dict]:
+        conversations = build_conversations(Settings(_env_file=None, data_dir=tmp_path))
+        await conversations.start()
+        try:
+            return await conversations.list_for("alice")
+        finally:
+            await conversations.close()
+
+    first, again = run_async(listed()), run_async(listed())
+    assert (
+        first
+        == again
+        == [
+            {
+                "id": "c1",
+                "title": "hi",
+                "updated_at": "2026-01-02T03:04:05+00:00",
+                "created_at": "2026-01-02T03:04:05+00:00",
+            }
+        ]
+    )
+    with sqlite3.connect(tmp_path / "conversations.db") as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
 
 
 def test_the_model_is_shown_the_latest_whole_turns_that_fit():
