@@ -54,7 +54,8 @@ class RemoteSessionPool(SessionPool):
             return await super().recover(timeout)
         deadline = asyncio.get_running_loop().time() + timeout
         if not await until_answering(self.endpoint, lambda: True, deadline.__gt__):
-            raise PoolUnavailable("the code session pool did not come back in time")
+            waited = f" (waited {timeout:g} s for it to come back)" if timeout else ""
+            raise PoolUnavailable(f"the code session pool is not reachable{waited}")
 
 
 async def until_answering(

@@ -182,8 +182,9 @@ class PoolClient:
             response = await self._send(method, url, params, kw)
         except retry_after:
             # A restarted local pool refuses connections for a moment and drops kept-alive
-            # ones; the call is sent once more when it is back.
-            await self._pool.recover(timeout=READY_TIMEOUT)
+            # ones; the call is sent once more when it is back. A pool that never answered
+            # this process is down rather than restarting: it is not waited for.
+            await self._pool.recover(timeout=READY_TIMEOUT if self._last_calls else 0.0)
             response = await _mapped(self._send(method, url, params, kw))
         self._remember(session, response.headers.get(POOL_INSTANCE_HEADER))
         _raise_for_status(response)
