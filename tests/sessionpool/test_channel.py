@@ -109,6 +109,11 @@ def test_a_wedged_session_still_expires_and_its_processes_end():
                 )
                 answered = client.run(forged_answer("'status': 'ok'", spin), identifier)
                 assert answered["status"] == "Success", answered
+            # The forged answer comes before the code names itself and spins: wait for both.
+            for _ in range(300):
+                if len(_named(pool, "wedged")) == 2:
+                    break
+                time.sleep(0.1)
             assert len(_named(pool, "wedged")) == 2
             properties = client.run("x = 1\n" + "#" * 900_000, wedged[1], timeout=2)
             assert "did not take the code within the 2 s timeout" in properties["stderr"]
