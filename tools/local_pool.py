@@ -11,8 +11,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from errors import PoolUnavailable
 from tools.pool import SessionPool, until_answering
 
@@ -67,7 +65,7 @@ class LocalSessionPool(SessionPool):
     async def recover(self, timeout: float) -> None:
         """Wait until the supervisor has noticed a crash and the restarted pool answers."""
         deadline = asyncio.get_running_loop().time() + timeout
-        if not await until_answering(self.endpoint, self._ready.is_set, self._worth(deadline)):
+        if not await until_answering(self.endpoint, self._worth(deadline), self._ready.is_set):
             raise PoolUnavailable("the local session pool did not come back in time")
 
     def _worth(self, deadline: float) -> Callable[[float], bool]:
@@ -116,18 +114,16 @@ class LocalSessionPool(SessionPool):
         log.info("local session pool ready on %s (pid %s)", self.endpoint, self._proc.pid)
 
     async def _wait_healthy(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_TIMEOUT
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT
         proc = self._running()
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            while loop.time() < deadline:
-                if proc.returncode is not None:
-                    raise PoolUnavailable(f"the local session pool exited ({proc.returncode})")
-                try:
-                    await client.get(f"{self.endpoint}healthz")
-                    return
-                except httpx.TransportError:
-                    await asyncio.sleep(0.05)
+
+        def worth_waiting(now: float) -> bool:  # a pool that has exited will never answer
+            return proc.returncode is None and now < deadline
+
+        if await until_answering(self.endpoint, worth_waiting):
+            return
+        if proc.returncode is not None:
+            raise PoolUnavailable(f"the local session pool exited ({proc.returncode})")
         raise PoolUnavailable("the local session pool did not start in time")
 
     def _running(self) -> asyncio.subprocess.Process:

@@ -53,15 +53,17 @@ class RemoteSessionPool(SessionPool):
         if not self.local:
             return await super().recover(timeout)
         deadline = asyncio.get_running_loop().time() + timeout
-        if not await until_answering(self.endpoint, lambda: True, deadline.__gt__):
+        if not await until_answering(self.endpoint, deadline.__gt__):
             waited = f" (waited {timeout:g} s for it to come back)" if timeout else ""
             raise PoolUnavailable(f"the code session pool is not reachable{waited}")
 
 
 async def until_answering(
-    endpoint: str, ready: Callable[[], bool], worth_waiting: Callable[[float], bool]
+    endpoint: str,
+    worth_waiting: Callable[[float], bool],
+    ready: Callable[[], bool] = lambda: True,
 ) -> bool:
-    """Whether the pool at `endpoint` answers its health route once `ready()` holds, asked
+    """Whether the pool at `endpoint` answers its health route (once `ready()` holds), asked
     every 50 ms while `worth_waiting(now)` (the loop's clock) holds."""
     loop = asyncio.get_running_loop()
     async with httpx.AsyncClient(timeout=1.0) as client:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from errors import PoolUnavailable
 from tests.conftest import start_session_pool
 from tests.service.conftest import Service, azure_env, pool_env, run_service
 from tests.service.helpers import ask_chat, config, new_id, pool_pid, script_code_turn
@@ -171,3 +172,12 @@ async def _recover_from_a_killed_pool() -> None:
             assert (await client.get(f"{pool.endpoint}healthz")).status_code == 200
     finally:
         await pool.stop()
+
+
+def test_a_local_pool_that_cannot_start_says_so(monkeypatch):
+    """A pool that exits at start (here: a setting it cannot read) is reported with its exit
+    status at once, not waited for until the start times out."""
+    monkeypatch.setenv("SESSION_POOL_MEMORY_MB", "lots")
+    pool = LocalSessionPool()
+    with pytest.raises(PoolUnavailable, match=r"the local session pool exited \(2\)"):
+        asyncio.run(pool.start())
