@@ -33,7 +33,8 @@ conversations = Table(
     Column("id", String(64), primary_key=True),
     Column("title", String(TITLE_CHARS), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
-    # Schema 3; empty only in a row of an older schema until its migration fills it.
+    # Schema 3. The migration fills the rows it finds, once; a replica still running schema 2
+    # (a rolling upgrade on a shared PostgreSQL) can still write one without it afterwards.
     Column("created_at", DateTime(timezone=True)),
 )
 # Who first used each conversation id: ids are global, so another user's id is a 404 rather
@@ -126,8 +127,8 @@ class ConversationStore:
         columns = conversations.c
         query = (
             select(columns.id, columns.title, columns.updated_at, columns.created_at)
-            .where(conversations.c.user_id == user_id)
-            .order_by(conversations.c.updated_at.desc())
+            .where(columns.user_id == user_id)
+            .order_by(columns.updated_at.desc())
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
@@ -160,7 +161,7 @@ def _with_iso_time(row: dict) -> dict:
 
 def _iso(time: datetime | None) -> str | None:
     if time is None:
-        return None  # a row written around the store (a bench's seeding), not by it
+        return None  # a created_at left empty (see the column): the page falls back on updated_at
     if time.tzinfo is None:
         # SQLite returns naive datetimes; they were written in UTC.
         time = time.replace(tzinfo=UTC)
