@@ -65,22 +65,31 @@ class ConcurrencyLimiter:
         return self._running.get(user, 0)
 
     @asynccontextmanager
-    async def slot(self, user: str) -> AsyncIterator[None]:
-        """Hold one of `user`'s run slots for the block, or raise TooManyRequests."""
+    async def slot(self, user: str) -> AsyncIterator[Callable[[], None]]:
+        """Hold one of `user`'s run slots for the block, or raise TooManyRequests. The block
+        gets the slot's release, to free it before the block ends (once the answer is sent)."""
         if self.running(user) >= self.max_per_user:
             limit = self.max_per_user
             raise TooManyRequests(
                 f"too many runs at once: at most {limit} per user; wait for one to finish", 1
             )
         self._running[user] = self.running(user) + 1
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                left = self._running[user] - 1
+                if left:
+                    self._running[user] = left
+                else:
+                    del self._running[user]
+
         try:
-            yield
+            yield release
         finally:
-            left = self._running[user] - 1
-            if left:
-                self._running[user] = left
-            else:
-                del self._running[user]
+            release()
 
 
 def check_message_length(message: str, max_chars: int) -> None:

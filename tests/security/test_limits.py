@@ -119,6 +119,32 @@ def test_concurrent_runs_are_limited_per_user_until_the_answer_is_sent(path: str
     assert after == 200
 
 
+@pytest.mark.parametrize("path", ["/run", "/stream"])
+def test_the_run_slot_is_free_before_the_last_byte_of_the_answer_goes_out(path: str) -> None:
+    """A client that has read a whole answer may start its next run at once: the slot is not
+    still held while the server finishes the request after sending it."""
+    app = limited_app(max_concurrent_runs_per_user=1)
+    held_at_last_byte: list[int] = []
+
+    def watch_last_byte(inner):  # outermost: sees what the server is handed
+        async def watched(scope, receive, send):
+            async def watching_send(message):
+                if message["type"] == "http.response.body" and not message.get("more_body"):
+                    held_at_last_byte.append(app.state.guards.runs.running("alice"))
+                await send(message)
+
+            await inner(scope, receive, watching_send if scope["type"] == "http" else send)
+
+        return watched
+
+    app.add_middleware(watch_last_byte)
+    with serve(app) as url:
+        httpx.post(f"{url}/release")
+        answers = [httpx.post(f"{url}{path}", headers=ALICE).status_code for _ in range(3)]
+    assert answers == [200, 200, 200]
+    assert held_at_last_byte[-3:] == [0, 0, 0]
+
+
 def test_a_body_over_the_limit_gets_413_whether_declared_or_streamed() -> None:
     def chunked():
         for _ in range(10):
