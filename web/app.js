@@ -47,6 +47,9 @@ const state = {
   turns: [],
   // Answers still being written, by conversation: they go on while another one is open.
   runs: new Map(),
+  // The conversation being opened (its stored turns and running answer on their way); a
+  // message waits for it, or its turn would be numbered, or drawn, out of place.
+  opening: Promise.resolve(),
 };
 
 const composer = new Composer({
@@ -154,7 +157,12 @@ function exampleButton(text) {
 
 // ---- conversations ----------------------------------------------------------------------------
 
-async function openConversation(id, { push = false, fresh = false } = {}) {
+function openConversation(id, options = {}) {
+  state.opening = showConversation(id, options);
+  return state.opening;
+}
+
+async function showConversation(id, { push = false, fresh = false }) {
   state.id = id;
   setUrl(id, push);
   clearMessages();
@@ -265,6 +273,7 @@ function editTurn(index) {
 
 /** Send a message; with `replace`, it takes the place of that turn and the ones after it. */
 async function send(text, { replace } = {}) {
+  await conversationOpened();
   if (!text || state.runs.has(state.id)) return;
   showAlert("");
   composer.say("");
@@ -302,6 +311,15 @@ async function send(text, { replace } = {}) {
       files.refresh();
     }
     refreshConversations();
+  }
+}
+
+/** Once the conversation on screen is drawn (a newer opening may replace the awaited one). */
+async function conversationOpened() {
+  let opening;
+  while (opening !== state.opening) {
+    opening = state.opening;
+    await opening.catch(() => {}); // the opening reports its own failure; sending still works
   }
 }
 

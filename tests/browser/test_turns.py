@@ -2,9 +2,10 @@
 replace the last turn, Stop keeps what the code printed, and a run goes on while the user
 reads another conversation."""
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.page import (
+    CONVERSATION_URL,
     ask,
     message_box,
     open_new_chat,
@@ -88,6 +89,48 @@ def test_regenerate_and_edit_replace_the_last_turn(page: Page, shot, llm) -> Non
     page.reload()
     expect(users.locator(".bubble")).to_have_text(["What is 2 * 3?", "What is 9 * 9?"])
     expect(answers).to_have_count(2)
+
+
+def test_a_message_sent_while_the_page_opens_keeps_the_turns_numbered(
+    page: Page, shot, llm
+) -> None:
+    # A busy service answers the page's first conversation list late; the message goes first.
+    late: list[Route] = []
+
+    def hold(route: Route) -> None:
+        late.append(route)
+
+    page.route("**/conversations", hold)
+    page.goto("/ui")
+    expect(page).to_have_url(CONVERSATION_URL)
+    for _ in range(1500):  # the page asks for the list once it has a conversation id
+        if late:
+            break
+        page.wait_for_timeout(20)
+    script_code_turn(llm, "import time\ntime.sleep(3)\n6")  # still running when the list comes
+    message_box(page).fill("What is 2 * 3?")
+    message_box(page).press("Enter")
+    assert late, "the page never asked for its conversation list"
+    for route in late:
+        route.continue_()
+    page.unroute("**/conversations", hold)  # and lets through any asked for meanwhile
+    answers = page.locator("article.msg.assistant")
+    expect(answers).to_have_count(1)
+    expect(answers.first).to_have_attribute("aria-busy", "false", timeout=60_000)
+    script_chat_turn(llm, "A first answer.")
+    last = ask(page, "Say something")
+
+    script_chat_turn(llm, "A second answer.")
+    last.get_by_role("button", name="Regenerate answer").click()
+    expect(answers.nth(1).locator(".text")).to_have_text("A second answer.", timeout=60_000)
+    expect(answers.nth(1)).to_have_attribute("aria-busy", "false")
+    shot("regenerated")
+
+    page.reload()  # the second turn was replaced, not answered a second time
+    expect(page.locator("article.msg.user .bubble")).to_have_text(
+        ["What is 2 * 3?", "Say something"]
+    )
+    expect(answers.nth(1).locator(".text")).to_have_text("A second answer.")
 
 
 def test_stop_keeps_what_the_code_printed(page: Page, shot, llm) -> None:
