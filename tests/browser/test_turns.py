@@ -1,6 +1,6 @@
 """Turns are never lost: a failed turn is kept and Retry answers it, Regenerate and Edit
-replace the last turn, Stop keeps what the code printed, and a run goes on while the user
-reads another conversation."""
+replace the last turn (also after a message sent while the page was still opening), Stop
+keeps what the code printed, and a run goes on while the user reads another conversation."""
 
 from playwright.sync_api import Page, Route, expect
 
