@@ -22,7 +22,7 @@ from conversations import (
     open_checkpointer,
     save_locks,
 )
-from llms import build_chat_model, describe_model
+from llms import build_chat_model, close_chat_model, describe_model
 from security.links import Links, build_links
 from settings import Settings
 from tools import PoolClient, PythonTool, SessionPool, build_session_pool
@@ -62,6 +62,7 @@ class Services:
     async def stop(self) -> None:
         await self.pool.stop()
         await self.http.aclose()
+        await close_chat_model(self.llm)
         await self.files.storage.close()
         await self.conversations.close()
 

@@ -20,6 +20,7 @@ from settings import Settings
 __all__ = [
     "OfflineChatModel",
     "build_chat_model",
+    "close_chat_model",
     "describe_model",
     "install_model_error_handler",
     "model_error",
@@ -64,11 +65,23 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
     return OfflineChatModel()
 
 
-def _client_limits(settings: Settings) -> dict:
-    # The OpenAI client retries timeouts, 429 and 5xx with exponential backoff itself.
+async def close_chat_model(llm: BaseChatModel) -> None:
+    """Close the model's HTTP client (its connections), if it has one."""
+    client = getattr(llm, "root_async_client", None)
+    if client is not None:
+        await client.close()
+
+
+def _client_options(settings: Settings) -> dict:
     return {
+        # The OpenAI client retries timeouts, 429 and 5xx with exponential backoff itself.
         "timeout": settings.llm_timeout_seconds,
         "max_retries": settings.llm_max_retries,
+        # The SDK's aiohttp transport (`openai[aiohttp]`) in place of its default httpx one:
+        # a request and its streamed answer cost ~1.4 ms less CPU per direct turn (two model
+        # calls) and ~3 ms per python turn (README, Performance). Same requests, timeouts,
+        # retries and errors: the SDK maps aiohttp's exceptions to its own.
+        "http_async_client": openai.DefaultAioHttpClient(),
     }
 
 
@@ -83,7 +96,7 @@ def _build_azure(settings: Settings) -> AzureChatOpenAI:
             azure_deployment=settings.azure_openai_deployment,
             api_version=settings.azure_openai_api_version,
             **auth,
-            **_client_limits(settings),
+            **_client_options(settings),
         )
     )
 
@@ -95,7 +108,7 @@ def _build_openai(settings: Settings) -> ChatOpenAI:
             # Local servers (Ollama, llama.cpp) accept any key but the client insists on one.
             api_key=settings.openai_api_key or SecretStr("not-needed"),
             model=settings.openai_model,
-            **_client_limits(settings),
+            **_client_options(settings),
         )
     )
 
