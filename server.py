@@ -5,7 +5,7 @@ touches this file alone. The plain routes are in the `api` package.
 """
 
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, FastAPI, Request
 from langchain_core.runnables import (
@@ -139,13 +139,13 @@ class WithConversationId(RunnableBinding):
         return await super().abatch(inputs, [_without_event_log(c) for c in configs], **kwargs)
 
 
-def _without_event_log(config: RunnableConfig | None) -> RunnableConfig | None:
+def _without_event_log(config: RunnableConfig | None) -> RunnableConfig:
     """`config` without LangServe's event recorder (its list of handlers copied, not changed)."""
-    callbacks = (config or {}).get("callbacks")
-    if not isinstance(callbacks, list):
-        return config
+    if config is None or not isinstance(config.get("callbacks"), list):
+        return config or {}
+    callbacks = cast(list, config["callbacks"])
     kept = [h for h in callbacks if not isinstance(h, AsyncEventAggregatorCallback)]
-    return {**config, "callbacks": kept}  # type: ignore[typeddict-item]
+    return {**config, "callbacks": kept}
 
 
 def _secret_values(settings: Settings) -> list[str]:
