@@ -4,6 +4,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import aiohttp
 import openai
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -129,7 +130,7 @@ def model_error(error: openai.APIError, retries: int) -> ModelUnavailable:
 
 
 def _reason(error: openai.APIError) -> str:
-    if isinstance(error, openai.APITimeoutError):
+    if isinstance(error, openai.APITimeoutError) and not _refused(error):
         return "timed out"
     if isinstance(error, openai.RateLimitError):
         return "rate limited, HTTP 429"
@@ -138,6 +139,18 @@ def _reason(error: openai.APIError) -> str:
     if isinstance(error, openai.APIConnectionError):
         return "could not connect"
     return type(error).__name__
+
+
+def _refused(error: BaseException) -> bool:
+    """The connection failed at once (refused, no such host). The SDK's aiohttp transport
+    reports that as a timeout too: its vendored httpx-aiohttp maps every aiohttp connection
+    error to ConnectTimeout (noted in openai-python PR #3594's review)."""
+    cause = error.__cause__
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            return True
+        cause = cause.__cause__
+    return False
 
 
 def install_model_error_handler(app: FastAPI, retries: int) -> None:

@@ -1,14 +1,18 @@
 """The offline model and the arithmetic it understands."""
 
 import json
+import socket
 
 import httpx
+import openai
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from chains import RouteDecision
-from llms import OfflineChatModel
+from llms import OfflineChatModel, build_chat_model, close_chat_model, model_error
 from llms.arithmetic import to_python_expression
+from settings import Settings
+from tests.support.aio import run_async
 from tools import PoolClient, PythonTool, RemoteSessionPool
 
 
@@ -98,3 +102,37 @@ def test_offline_model_routes_with_structured_output():
 def test_offline_model_streams_a_labelled_answer():
     tokens = [chunk.content for chunk in OfflineChatModel().stream([HumanMessage("hello")])]
     assert len(tokens) > 5 and "".join(tokens).startswith("[offline model]")
+
+
+@pytest.mark.parametrize("settings", [{}, {"llm_timeout_seconds": 0.001}], ids=["refused", "slow"])
+def test_a_model_that_cannot_be_reached_is_told_from_one_that_is_slow(settings):
+    """A refused connection says so (the SDK's aiohttp transport raises it as a timeout); a
+    timeout stays a timeout."""
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        port = listening.getsockname()[1]
+        if settings:
+            listening.listen()  # accepts, never answers
+        model = build_chat_model(
+            Settings(
+                _env_file=None,
+                openai_api_key="k",
+                openai_base_url=f"http://127.0.0.1:{port}/v1",
+                llm_max_retries=0,
+                **settings,
+            )
+        )
+
+        async def ask() -> str:
+            try:
+                await model.ainvoke("hello")
+            except openai.APIError as error:
+                return model_error(error, 0).message
+            finally:
+                await close_chat_model(model)
+            return "answered"
+
+        reason = run_async(ask())
+    assert reason.endswith(
+        "(timed out) after 0 retries" if settings else "(could not connect) after 0 retries"
+    )
