@@ -11,11 +11,13 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     DateTime,
     Integer,
     MetaData,
     String,
     Table,
+    and_,
     delete,
     insert,
     select,
@@ -96,7 +98,7 @@ class ConversationStore:
         async with self.engine.begin() as connection:
             touched = await connection.execute(
                 update(conversations)
-                .where(conversations.c.user_id == user_id, conversations.c.id == conversation_id)
+                .where(_row_of(user_id, conversation_id))
                 .values(updated_at=now)
             )
             if touched.rowcount == 0:
@@ -115,9 +117,7 @@ class ConversationStore:
         """Set the conversation's title; False when it has no row (no turn yet)."""
         async with self.engine.begin() as connection:
             renamed = await connection.execute(
-                update(conversations)
-                .where(conversations.c.user_id == user_id, conversations.c.id == conversation_id)
-                .values(title=title)
+                update(conversations).where(_row_of(user_id, conversation_id)).values(title=title)
             )
         return renamed.rowcount > 0
 
@@ -136,23 +136,22 @@ class ConversationStore:
 
     async def title(self, user_id: str, conversation_id: str) -> str | None:
         """The conversation's title; None when it has no turn yet."""
-        query = select(conversations.c.title).where(
-            conversations.c.user_id == user_id, conversations.c.id == conversation_id
-        )
+        query = select(conversations.c.title).where(_row_of(user_id, conversation_id))
         async with self.engine.connect() as connection:
             return await connection.scalar(query)
 
     async def delete(self, user_id: str, conversation_id: str) -> None:
         """Forget the conversation's row and free its id."""
         async with self.engine.begin() as connection:
-            await connection.execute(
-                delete(conversations).where(
-                    conversations.c.user_id == user_id, conversations.c.id == conversation_id
-                )
-            )
+            await connection.execute(delete(conversations).where(_row_of(user_id, conversation_id)))
             await connection.execute(
                 delete(owners).where(owners.c.user_id == user_id, owners.c.id == conversation_id)
             )
+
+
+def _row_of(user_id: str, conversation_id: str) -> ColumnElement[bool]:
+    """The condition that picks one user's conversation row."""
+    return and_(conversations.c.user_id == user_id, conversations.c.id == conversation_id)
 
 
 def _with_iso_time(row: dict) -> dict:
