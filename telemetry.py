@@ -3,7 +3,7 @@
 On only when APPLICATIONINSIGHTS_CONNECTION_STRING is set. Application Insights then receives
 - a request per HTTP request (OpenTelemetry's FastAPI instrumentation, put on the app itself,
   so it works whatever imported FastAPI first); the health probes are left out;
-- a dependency per outgoing call: the model and the session pool, over httpx and requests;
+- a dependency per outgoing call: the model (over aiohttp) and the session pool (httpx);
 - a span per LangChain run (the chain, the agent, each model call and each tool call), from
   OpenInference's LangChain instrumentation, parented to the request;
 - the service's log records and metrics.
@@ -60,7 +60,16 @@ def _configure_once(connection_string: str, capture_content: bool) -> None:
         instrumentation_options={"fastapi": {"enabled": False}},
         **_whole_traces(),
     )
+    _trace_aiohttp_calls()
     _trace_langchain_runs(capture_content)
+
+
+def _trace_aiohttp_calls() -> None:
+    """A dependency per call over aiohttp: the model's (the OpenAI SDK's aiohttp transport),
+    which the distro's instrumentations (httpx, requests, urllib) do not see."""
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    AioHttpClientInstrumentor().instrument()
 
 
 def _whole_traces() -> dict:
