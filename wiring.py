@@ -52,6 +52,7 @@ class Services:
         try:
             await self.files.storage.start()
             log.info("conversation files are kept in %s", self.files.storage.where)
+            await self.links.keep_key(self.files.storage)
             await self.pool.start()
         except BaseException:
             # The store's connection threads would otherwise keep a failed start from exiting.

@@ -45,6 +45,11 @@ class FileStorage(Protocol):
         """Remove the file; a missing one is no error."""
         ...
 
+    async def keep_first(self, key: str, data: bytes) -> bytes:
+        """Store `data` under `key` unless a file is there already; the file kept. Of several
+        writers at once (workers, replicas), one wins and every one gets its bytes, whole."""
+        ...
+
 
 class DirectoryStorage:
     """Files under a folder (DATA_DIR/files): each written to a temporary name, then renamed,
@@ -81,18 +86,28 @@ class DirectoryStorage:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread((self.root / key).unlink, missing_ok=True)
 
+    async def keep_first(self, key: str, data: bytes) -> bytes:
+        return await asyncio.to_thread(self._write, self.root / key, data, False)
+
     @staticmethod
-    def _write(path: Path, data: bytes) -> None:
+    def _write(path: Path, data: bytes, overwrite: bool = True) -> bytes:
+        """Write `data` to a file of its own, then move it into place (or, without
+        `overwrite`, link it there unless a file is there already); the file's bytes."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-            os.replace(temporary, path)
-        except BaseException:
+            if overwrite:
+                os.replace(temporary, path)
+            else:
+                os.link(temporary, path)
+        except FileExistsError:
+            return path.read_bytes()
+        finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
-            raise
+        return data
 
 
 class BlobStorage:
@@ -131,6 +146,15 @@ class BlobStorage:
     async def delete(self, key: str) -> None:
         with _storage_errors(), contextlib.suppress(ResourceNotFoundError):
             await self._container.delete_blob(key)
+
+    async def keep_first(self, key: str, data: bytes) -> bytes:
+        with _storage_errors():
+            try:
+                await self._container.upload_blob(key, data, overwrite=False)  # If-None-Match: *
+            except ResourceExistsError:  # another writer was first
+                download = await self._container.download_blob(key)
+                return await download.readall()
+        return data
 
 
 @contextlib.contextmanager

@@ -3,18 +3,16 @@ credentials (a chat front-end showing a plot), valid only for the resource they 
 
 import hashlib
 import hmac
-import os
 import secrets
-import tempfile
-from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request
 
 from conversations import Conversation
+from conversations.file_storage import FileStorage
 from settings import Settings
 
-KEY_FILE = "link-signing.key"
+KEPT_KEY = "service/link-signing.key"  # no conversation's file key looks like it
 SIGNATURE_CHARS = 32
 
 
@@ -25,9 +23,16 @@ class Links:
     one image or file of that conversation while its owner keeps it, and nothing else.
     """
 
-    def __init__(self, key: bytes, public_base_url: str | None = None) -> None:
+    def __init__(self, key: bytes | None, public_base_url: str | None = None) -> None:
         self._key = key
         self._base = public_base_url.rstrip("/") if public_base_url else None
+
+    async def keep_key(self, storage: FileStorage) -> None:
+        """Without a key given: the one kept in the conversation files' storage (DATA_DIR or
+        the Blob container), made by the first worker or replica to start. Every worker and
+        replica sharing the storage then signs alike, and links outlive restarts."""
+        if self._key is None:
+            self._key = await storage.keep_first(KEPT_KEY, secrets.token_bytes(32))
 
     def base(self, request: Request) -> str:
         """The service's URL as the caller of `request` reaches it (PUBLIC_BASE_URL if set)."""
@@ -41,6 +46,8 @@ class Links:
         return f"{base}{path}?sig={signature}"
 
     def sign(self, owner: str, conversation_id: str, resource: str) -> str:
+        if self._key is None:
+            raise RuntimeError("the link signing key is not kept yet (Links.keep_key)")
         message = "\0".join((owner, conversation_id, resource)).encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:SIGNATURE_CHARS]
 
@@ -50,31 +57,7 @@ class Links:
 
 
 def build_links(settings: Settings) -> Links:
-    """LINK_SIGNING_KEY, or a key made once and kept in DATA_DIR (so links survive restarts
-    and every worker on this host accepts them)."""
-    if settings.link_signing_key is not None:
-        key = settings.link_signing_key.get_secret_value().encode()
-    else:
-        key = _kept_key(settings.data_dir / KEY_FILE)
-    return Links(key, settings.public_base_url)
-
-
-def _kept_key(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    # Written whole to a file of its own, then linked into place: of several workers starting
-    # at once, one key wins and no worker ever reads a file still being written.
-    fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(key)
-        os.link(draft, path)
-    except FileExistsError:
-        return path.read_bytes()
-    finally:
-        os.unlink(draft)
-    return key
+    """Links signed with LINK_SIGNING_KEY, or (`keep_key`) with the key kept in the files'
+    storage."""
+    key = settings.link_signing_key
+    return Links(key.get_secret_value().encode() if key else None, settings.public_base_url)
