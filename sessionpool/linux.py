@@ -1,6 +1,7 @@
 """Thin ctypes wrappers for the Linux calls the sandbox needs and Python 3.11 lacks."""
 
 import ctypes
+import functools
 import os
 import platform
 import signal
@@ -203,17 +204,28 @@ def mount_flags_of(path: str) -> int:
     return sum(ms for st, ms in _STATVFS_TO_MS.items() if flags & st)
 
 
-def drop_capabilities() -> None:
-    """Empty the bounding, ambient, effective, permitted and inheritable sets."""
+@functools.cache
+def _capability_drop() -> tuple[int, ctypes.Array, ctypes.Array]:
+    """The last capability's number, and capset's arguments: _LINUX_CAPABILITY_VERSION_3 for
+    this thread, and all three sets empty."""
     with open("/proc/sys/kernel/cap_last_cap") as file:
         last = int(file.read())
+    return last, (ctypes.c_uint32 * 2)(0x20080522, 0), (ctypes.c_uint32 * 6)()
+
+
+def prepare_capability_drop() -> None:
+    """Read and build what `drop_capabilities` needs once, in the fork server before it forks:
+    a session then neither reads /proc nor makes ctypes objects for it (pages it would copy)."""
+    _capability_drop()
+
+
+def drop_capabilities() -> None:
+    """Empty the bounding, ambient, effective, permitted and inheritable sets."""
+    last, header, data = _capability_drop()
     for cap in range(last + 1):
         prctl(PR_CAPBSET_DROP, cap)
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
-    data = (ctypes.c_uint32 * 6)()
-    number = NUMBERS[MACHINE]["capset"]
-    _check(_libc.syscall(number, header, data), "capset")
+    _check(_libc.syscall(NUMBERS[MACHINE]["capset"], header, data), "capset")
 
 
 def write_file(path: str, text: str) -> None:

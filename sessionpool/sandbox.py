@@ -208,7 +208,7 @@ class Sandbox:
                 "one); set SESSION_POOL_ALLOW_NO_SECCOMP=true to run them anyway"
             )
         uid = self.first_uid if os.geteuid() == 0 else os.geteuid()
-        kernel, layers = self._spawn(tier, uid)
+        kernel, layers = self._spawn(tier, uid, report_layers=True)
         # Preloaded modules work even when the installation is unreadable; later imports not.
         binds = self.info["binds"]
         code = f"import os\nstr([p for p in {binds!r} if not os.access(p, os.R_OK | os.X_OK)])"
@@ -251,7 +251,11 @@ class Sandbox:
         kernel, _ = self._spawn(self.isolation, host_uid, empty)
         return kernel
 
-    def _spawn(self, tier: str, host_uid: int, empty: bool = False) -> tuple[KernelProcess, dict]:
+    def _spawn(
+        self, tier: str, host_uid: int, empty: bool = False, report_layers: bool = False
+    ) -> tuple[KernelProcess, dict]:
+        """A kernel, and (`report_layers`) the isolation layers it runs under, as it checked
+        them itself."""
         groups, group = self.resources.cgroups, None
         if groups is not None:
             # The init (or supervisor) counts as a task too.
@@ -260,7 +264,7 @@ class Sandbox:
             except CgroupError as error:
                 raise SandboxError(str(error)) from error
         try:
-            kernel, layers = self._start_kernel(tier, host_uid, group, empty)
+            kernel, layers = self._start_kernel(tier, host_uid, group, empty, report_layers)
         except BaseException:
             if group and groups:
                 groups.release(group)
@@ -269,7 +273,7 @@ class Sandbox:
         return kernel, layers
 
     def _start_kernel(
-        self, tier: str, host_uid: int, group: Group | None, empty: bool
+        self, tier: str, host_uid: int, group: Group | None, empty: bool, report_layers: bool
     ) -> tuple[KernelProcess, dict]:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         workdir = None
@@ -286,6 +290,7 @@ class Sandbox:
             "workdir": workdir,
             "cgroups": group.procs if group else [],
             "empty": empty,
+            "report_layers": report_layers,
         }
         try:
             with self._lock:

@@ -76,6 +76,7 @@ def main() -> None:
     kernel.warm_up(shell, WARM_UP)
     if seccomp.supported():
         seccomp.prepare()
+    linux.prepare_capability_drop()
     bare = _fork_bare_server(control, shell, layout, limits)
     missing = _preload()
     kernel.warm_up(shell, DATA_WARM_UP)
@@ -196,7 +197,8 @@ def _spawn(request: dict, session_fd: int, shell, layout, limits) -> int:
         isolation, uid = request["isolation"], request["host_uid"]
         if namespaces:
             handles = jail.enter_namespaces(layout, limits, data)
-            handles.layers = jail.applied_layers()
+            if request.get("report_layers"):  # the pool reads them once, from its probe
+                handles.layers = jail.applied_layers()
         else:
             landlocked = isolation == "landlock"
             workdir = request["workdir"]
