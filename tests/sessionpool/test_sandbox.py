@@ -254,5 +254,10 @@ def test_output_flood_is_cut(client, neighbour):
 
 
 def test_each_session_draws_its_own_random_numbers(client):
-    code = "import random, numpy as np\n(random.random(), float(np.random.rand()))"
-    assert client.value(code, new_id()) != client.value(code, new_id())
+    for code in (
+        "import random\nrandom.random()",
+        "import numpy as np\nfloat(np.random.rand())",
+        "import numpy as np\nfloat(np.random.randn())",
+        "import numpy as np\nint(np.random.randint(1 << 62))",
+    ):
+        assert client.value(code, new_id()) != client.value(code, new_id()), code
