@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import math
 import os
-import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,9 +77,6 @@ def main(argv: list[str] | None = None) -> None:
     with _shared_pool(settings) as pool_env:
         os.environ.update(pool_env)
         os.environ["WORKERS"] = str(workers)  # each worker knows it has siblings
-        if settings.session_secret is None:
-            # One signing key for every worker: a sign-in made on one is valid on the others.
-            os.environ["SESSION_SECRET"] = secrets.token_urlsafe(32)
         uvicorn.run(
             "server:app",
             workers=workers,

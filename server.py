@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI):
         await svc.start()
         try:
+            await guards.authenticate.sessions.keep_key(svc.files.storage)
             async with mcp_sessions.run():
                 yield
         finally:

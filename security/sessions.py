@@ -2,7 +2,8 @@
 credential they signed in with.
 
 Signed with itsdangerous (the signer of Starlette's SessionMiddleware) under SESSION_SECRET,
-or a random key per start. Used directly rather than through SessionMiddleware because the
+or else a key kept beside the conversations' files (`keep_key`), shared by every worker and
+replica that shares them. Used directly rather than through SessionMiddleware because the
 cookie's `Secure` flag and path follow each request (TLS ends at Azure's ingress; the app may
 sit under a path prefix), which the middleware fixes when the app starts.
 """
@@ -12,6 +13,8 @@ import time
 from dataclasses import dataclass
 
 from itsdangerous import BadData, URLSafeTimedSerializer
+
+from conversations.file_storage import FileStorage
 
 SESSION_COOKIE = "ci_session"
 
@@ -23,12 +26,25 @@ class SignedIn:
     expires_at: int  # Unix time; an Entra ID sign-in ends with its token
 
 
+KEPT_KEY = "service/session-signing.key"  # no conversation's file key looks like it
+
+
 class SessionSigner:
     def __init__(self, secret: str | None, max_age_seconds: int) -> None:
-        # A random key means every sign-in ends when the service restarts.
-        key = secret or secrets.token_urlsafe(32)
-        self._serializer = URLSafeTimedSerializer(key, salt="code-interpreter sign-in")
+        self._given = secret is not None
+        # Until `keep_key` (an app without the service's storage keeps this random one).
+        self._use(secret or secrets.token_urlsafe(32))
         self.max_age = max_age_seconds
+
+    async def keep_key(self, storage: FileStorage) -> None:
+        """Without SESSION_SECRET: sign with the key kept in the conversation files' storage,
+        made by the first worker or replica to start, so that a sign-in made on one holds on
+        the others and across restarts."""
+        if not self._given:
+            self._use(await storage.keep_first(KEPT_KEY, secrets.token_bytes(32)))
+
+    def _use(self, key: str | bytes) -> None:
+        self._serializer = URLSafeTimedSerializer(key, salt="code-interpreter sign-in")
 
     def issue(self, who: SignedIn) -> tuple[str, int]:
         """The cookie's value and its lifetime in seconds."""

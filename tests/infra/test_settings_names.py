@@ -79,7 +79,8 @@ def test_links_and_sign_in_metadata_name_the_apps_https_address(bicep):
 
 
 def test_browsers_keep_to_the_replica_that_signed_them_in(bicep):
-    # No SESSION_SECRET is shared between replicas: each signs sessions with its own key.
+    # No SESSION_SECRET in the app's settings: replicas sign sign-ins with the key kept in the
+    # files' Blob container. Browsers still keep to one replica (and so do MCP handshakes).
     assert "SESSION_SECRET" not in _app_env_names(bicep)
     ingress = bicep[APP]["resources"]["app"]["config"]["properties"]["configuration"]["ingress"]
     assert ingress["stickySessions"]["affinity"] == "sticky"

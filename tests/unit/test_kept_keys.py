@@ -1,6 +1,7 @@
-"""The key that signs download links when LINK_SIGNING_KEY is not set: made by the first
-worker or replica to start and kept in the conversation files' storage (DATA_DIR/files, or
-the Blob container on a real Azurite), so that all of them sign alike, across restarts."""
+"""The keys that sign download links and browsers' sign-ins when LINK_SIGNING_KEY and
+SESSION_SECRET are not set: made by the first worker or replica to start and kept in the
+conversation files' storage (DATA_DIR/files, or the Blob container on a real Azurite), so that
+all of them sign alike, across restarts."""
 
 import asyncio
 import multiprocessing
@@ -10,6 +11,7 @@ from azure.storage.blob.aio import ContainerClient
 
 from conversations.file_storage import BlobStorage, DirectoryStorage
 from security.links import KEPT_KEY, Links
+from security.sessions import SessionSigner, SignedIn
 from tests.support.azurite import running_azurite
 
 LINK = ("alice", "c1", "files/report.csv")
@@ -62,3 +64,23 @@ def test_a_given_key_is_used_and_not_kept(tmp_path):
     asyncio.run(links.keep_key(DirectoryStorage(tmp_path)))
     assert links.sign(*LINK) == Links(b"k" * 32).sign(*LINK)
     assert not (tmp_path / KEPT_KEY).exists()
+
+
+def test_a_sign_in_made_on_one_worker_holds_on_another_and_after_a_restart(tmp_path):
+    async def signers(root) -> list[SessionSigner]:
+        made = [SessionSigner(None, 3600) for _ in range(3)]
+        await asyncio.gather(*(signer.keep_key(DirectoryStorage(root)) for signer in made))
+        return made
+
+    first, second, _ = asyncio.run(signers(tmp_path / "shared"))
+    cookie, _ = first.issue(SignedIn("alice", "api_key", 2**40))
+    (restarted, *_) = asyncio.run(signers(tmp_path / "shared"))
+    (elsewhere, *_) = asyncio.run(signers(tmp_path / "other"))
+
+    signed_in = first.read(cookie)
+    assert signed_in is not None and signed_in.user == "alice"
+    assert second.read(cookie) == restarted.read(cookie) == signed_in
+    assert elsewhere.read(cookie) is None  # another storage, another key
+    given = SessionSigner("a-given-secret", 3600)
+    asyncio.run(given.keep_key(DirectoryStorage(tmp_path / "shared")))
+    assert given.read(cookie) is None  # SESSION_SECRET, when set, is what signs
