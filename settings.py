@@ -81,8 +81,8 @@ class Settings(BaseSettings):
     entra_required_roles: Annotated[list[str], NoDecode] = []
     # Accept guest accounts of the tenant (users of other tenants, personal accounts).
     entra_allow_guests: bool = False
-    # Signs the browser's sign-in cookie; unset: a random key per start, so sign-ins end at a
-    # restart and do not carry from one replica to another.
+    # Signs the browser's sign-in cookie; unset: a key kept beside the conversations' files
+    # (DATA_DIR/files or the Blob container), shared by the workers and replicas that share them.
     session_secret: SecretStr | None = None
     # How long a browser sign-in lasts; never longer than the Entra ID token it came from.
     session_max_age_seconds: Annotated[int, Field(gt=0)] = 8 * 3600
@@ -105,8 +105,8 @@ class Settings(BaseSettings):
     # The service's URL as clients see it (https://host[/prefix]), for the absolute links in
     # answers (a plot's image); unset: the URL each request arrived at.
     public_base_url: str | None = None
-    # Signs those links so a browser opens them without credentials; unset: a key kept in
-    # DATA_DIR. Set the same value on every replica that does not share DATA_DIR.
+    # Signs those links so a browser opens them without credentials; unset: a key kept beside
+    # the conversations' files (DATA_DIR/files or the Blob container), as for sign-ins.
     link_signing_key: SecretStr | None = None
 
     # Azure Monitor: requests, outgoing calls and LangChain runs (see telemetry.py).
