@@ -87,7 +87,7 @@ class DirectoryStorage:
         await asyncio.to_thread((self.root / key).unlink, missing_ok=True)
 
     async def keep_first(self, key: str, data: bytes) -> bytes:
-        return await asyncio.to_thread(self._write, self.root / key, data, False)
+        return await asyncio.to_thread(self._write, self.root / key, data, overwrite=False)
 
     @staticmethod
     def _write(path: Path, data: bytes, overwrite: bool = True) -> bytes:
